@@ -1,0 +1,45 @@
+using Inception.Runtime.Native;
+
+namespace Inception.Runtime.Errors;
+
+/// <summary>
+/// A failure that names what failed, the path or value, and the errno text, in one line:
+/// <c>pivot_root(/var/lib/incrun/...): Invalid argument</c>. <see cref="ExitCode"/> follows docker:
+/// 125 for runtime errors, 126 when the command cannot be executed, 127 when it is not found.
+/// </summary>
+public sealed class RuntimeError : Exception
+{
+    public string Step { get; }
+    public string? Subject { get; }
+    public int Errno { get; }
+    public int ExitCode { get; }
+
+    public RuntimeError(string step, string? subject, int errno, string? detail = null, int exitCode = 125, Exception? inner = null)
+        : base(Format(step, subject, errno, detail), inner)
+    {
+        Step = step;
+        Subject = subject;
+        Errno = errno;
+        ExitCode = exitCode;
+    }
+
+    /// <summary>An error with no errno: <c>step: detail</c> (or just the detail when step is empty).</summary>
+    public static RuntimeError Plain(string detail, int exitCode = 125) => new("", null, 0, detail, exitCode);
+
+    public static RuntimeError FromErrno(string step, string? subject, int errno) => new(step, subject, errno);
+
+    /// <summary>Throws for the current errno when <paramref name="result"/> is negative; returns it otherwise.</summary>
+    public static int Check(int result, string step, string? subject)
+    {
+        if (result < 0) throw new RuntimeError(step, subject, Libc.Errno);
+        return result;
+    }
+
+    static string Format(string step, string? subject, int errno, string? detail)
+    {
+        var head = step.Length == 0 ? "" : subject is null ? step : $"{step}({subject})";
+        var tail = detail ?? (errno != 0 ? Libc.StrError(errno) : "");
+        if (head.Length == 0) return tail;
+        return tail.Length == 0 ? head : $"{head}: {tail}";
+    }
+}

@@ -1,0 +1,42 @@
+using System.Runtime.InteropServices;
+
+namespace Inception.Runtime.Native;
+
+/// <summary>The C part (incrun_native.c), linked statically into the incrun binary.</summary>
+internal static unsafe partial class NativeSpawn
+{
+    [LibraryImport("incrun_native", EntryPoint = "incrun_spawn", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Spawn(string path, byte** argv, byte** envp, int* fds, int nfds, int cloneFlags, int pdeathsig);
+
+    /// <summary>clone(flags) a child that maps <paramref name="fds"/>[i] to fd i and execve()s path.
+    /// Returns the pid, or -errno if clone or execve failed.</summary>
+    public static int CloneExec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp, ReadOnlySpan<int> fds,
+        int cloneFlags, int pdeathsig)
+    {
+        using var a = new CStringArray(argv);
+        using var e = new CStringArray(envp);
+        fixed (int* f = fds)
+            return Spawn(path, a.Pointer, e.Pointer, f, fds.Length, cloneFlags, pdeathsig);
+    }
+}
+
+/// <summary>A NULL-terminated char*[] in unmanaged memory, as execve wants it.</summary>
+internal sealed unsafe class CStringArray : IDisposable
+{
+    public byte** Pointer { get; }
+    readonly int _count;
+
+    public CStringArray(IReadOnlyList<string> items)
+    {
+        _count = items.Count;
+        Pointer = (byte**)NativeMemory.AllocZeroed((nuint)(_count + 1), (nuint)sizeof(byte*));
+        for (int i = 0; i < _count; i++)
+            Pointer[i] = (byte*)Marshal.StringToCoTaskMemUTF8(items[i]);
+    }
+
+    public void Dispose()
+    {
+        for (int i = 0; i < _count; i++) Marshal.FreeCoTaskMem((nint)Pointer[i]);
+        NativeMemory.Free(Pointer);
+    }
+}

@@ -1,0 +1,94 @@
+// The tiny C part of incrun: clone a child into new namespaces and execve it.
+//
+// Managed code must not run in a child between a raw clone() and execve(): the child's copy of the
+// .NET runtime can wait forever for a GC that its (now absent) other threads were running. This
+// function runs the child entirely in C, touches only async-signal-safe calls and execs at once.
+// Everything else (mounts, pivot_root, users, ...) happens in C# in the re-executed binary.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct incrun_child {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const int *fds;   // fds[i] becomes fd i in the child
+    int nfds;
+    int errpipe;      // write end, O_CLOEXEC: closed by a successful execve
+    int pdeathsig;
+};
+
+static void report(int fd, int err) {
+    ssize_t r;
+    do { r = write(fd, &err, sizeof err); } while (r < 0 && errno == EINTR);
+}
+
+static int child_main(void *arg) {
+    struct incrun_child *c = arg;
+    sigset_t all;
+    struct sigaction dfl;
+    int i, moved[64];
+
+    if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) { report(c->errpipe, errno); _exit(127); }
+
+    // .NET ignores SIGPIPE and installs handlers: give the child default dispositions and an empty mask.
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (i = 1; i < 65; i++) sigaction(i, &dfl, NULL);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+
+    // Move the requested fds above the target range first so no dup2 clobbers a source.
+    for (i = 0; i < c->nfds; i++) {
+        moved[i] = fcntl(c->fds[i], F_DUPFD_CLOEXEC, 64);
+        if (moved[i] < 0) { report(c->errpipe, errno); _exit(127); }
+    }
+    for (i = 0; i < c->nfds; i++) {
+        if (dup2(moved[i], i) < 0) { report(c->errpipe, errno); _exit(127); }
+    }
+    // Every other fd closes at exec (the runtime's own fds are already CLOEXEC; this makes sure).
+    syscall(SYS_close_range, (unsigned)c->nfds, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+
+    execve(c->path, c->argv, c->envp);
+    report(c->errpipe, errno);
+    _exit(127);
+}
+
+// Returns the child's pid, or -errno when clone or the child's execve failed.
+int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
+                 int clone_flags, int pdeathsig) {
+    struct incrun_child c;
+    const size_t stack_size = 64 * 1024;
+    int pipefd[2], err = 0, status;
+    ssize_t r;
+    pid_t pid;
+    char *stack;
+
+    if (nfds < 0 || nfds > 64) return -EINVAL;
+    if (pipe2(pipefd, O_CLOEXEC) < 0) return -errno;
+    stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) { err = errno; close(pipefd[0]); close(pipefd[1]); return -err; }
+
+    c.path = path; c.argv = argv; c.envp = envp; c.fds = fds; c.nfds = nfds;
+    c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig;
+    pid = clone(child_main, stack + stack_size, clone_flags | SIGCHLD, &c);
+    if (pid < 0) err = errno;
+    close(pipefd[1]);
+    if (pid > 0) {
+        do { r = read(pipefd[0], &err, sizeof err); } while (r < 0 && errno == EINTR);
+        if (r != (ssize_t)sizeof err) err = 0;   // EOF: execve succeeded
+        else { while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {} }
+    }
+    close(pipefd[0]);
+    munmap(stack, stack_size);
+    return err ? -err : pid;
+}
