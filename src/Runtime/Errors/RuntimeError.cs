@@ -13,6 +13,8 @@ public sealed class RuntimeError : Exception
     public string? Subject { get; }
     public int Errno { get; }
     public int ExitCode { get; }
+    /// <summary>The text after the colon when it is not the errno's text.</summary>
+    public string? Detail { get; }
 
     public RuntimeError(string step, string? subject, int errno, string? detail = null, int exitCode = 125, Exception? inner = null)
         : base(Format(step, subject, errno, detail), inner)
@@ -20,6 +22,7 @@ public sealed class RuntimeError : Exception
         Step = step;
         Subject = subject;
         Errno = errno;
+        Detail = detail;
         ExitCode = exitCode;
     }
 

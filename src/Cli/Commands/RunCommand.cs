@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Inception.Runtime.Run;
+
+namespace Inception.Runtime.Cli.Commands;
+
+static class RunCommand
+{
+    public static Command Create()
+    {
+        var interactive = new Option<bool>("--interactive", "-i") { Description = "Keep STDIN open and pass it to the container" };
+        var tty = new Option<bool>("--tty", "-t") { Description = "Allocate a pseudo-TTY" };
+        var rm = new Option<bool>("--rm") { Description = "Remove the container when it exits (always, until stopped containers are kept)" };
+        var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background (not available yet)" };
+        var name = new Option<string?>("--name") { Description = "Assign a name to the container" };
+        var env = new Option<string[]>("--env", "-e") { Description = "Set environment variables (NAME=value, or NAME to copy the host's)" };
+        var envFile = new Option<string[]>("--env-file") { Description = "Read in a file of environment variables" };
+        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the container" };
+        var user = new Option<string?>("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
+        var hostname = new Option<string?>("--hostname", "-h") { Description = "Container host name" };
+        var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])" };
+        var entrypoint = new Option<string?>("--entrypoint") { Description = "Overwrite the default ENTRYPOINT of the image" };
+        var network = new Option<string>("--network", "--net") { Description = "Connect a container to a network: none (default) or host", DefaultValueFactory = _ => "none" };
+        var readOnly = new Option<bool>("--read-only") { Description = "Mount the container's root filesystem as read only" };
+        var image = new Argument<string>("IMAGE") { Description = "The image to run" };
+        var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments (options end at IMAGE)", Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true };
+
+        var cmd = new Command("run", "Create and run a new container from an image")
+        {
+            interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly, image, command,
+        };
+        cmd.SetAction(r => Output.Guard(() =>
+        {
+            if (r.GetValue(detach)) return Output.Fail("--detach is not available yet: containers run in the foreground");
+            var options = new RunOptions
+            {
+                Image = r.GetValue(image)!,
+                Command = r.GetValue(command) ?? [],
+                Interactive = r.GetValue(interactive),
+                Tty = r.GetValue(tty),
+                Remove = r.GetValue(rm),
+                Name = r.GetValue(name),
+                Env = r.GetValue(env) ?? [],
+                EnvFiles = r.GetValue(envFile) ?? [],
+                Workdir = r.GetValue(workdir),
+                User = r.GetValue(user),
+                Hostname = r.GetValue(hostname),
+                Volumes = r.GetValue(volume) ?? [],
+                Entrypoint = r.GetValue(entrypoint),
+                Network = r.GetValue(network)!,
+                ReadOnly = r.GetValue(readOnly),
+            };
+            return new ContainerRunner(r.GetValue(GlobalOptions.Root)!, GlobalOptions.Trace(r)).Run(options);
+        }));
+        return cmd;
+    }
+}

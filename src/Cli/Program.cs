@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Inception.Runtime.Cli;
+using Inception.Runtime.Cli.Commands;
+using Inception.Runtime.Init;
+
+// Init mode: the C part re-executed this binary inside the container's new namespaces.
+if (Environment.GetEnvironmentVariable(InitProcess.BundleVariable) is { } bundle)
+    return InitProcess.Run(bundle);
+
+var root = new RootCommand("incrun: run Linux containers (docker-style commands on an OCI runtime core)");
+root.Options.Add(GlobalOptions.Explain);
+root.Options.Add(GlobalOptions.Root);
+// docker uses -h for --hostname on `run`; help stays on --help.
+foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) help.Aliases.Remove("-h");
+
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(ImportCommand.Create());
+root.Subcommands.Add(ImagesCommand.Create());
+root.Subcommands.Add(VersionCommand.Create());
+
+var result = root.Parse(args);
+if (result.Errors.Count > 0)
+{
+    var command = result.CommandResult.Command;
+    var path = command == root ? "incrun" : $"incrun {command.Name}";
+    return Output.Fail($"{result.Errors[0].Message}\nSee '{path} --help'.", 125);
+}
+// incrun forwards signals itself; System.CommandLine must not turn SIGINT/SIGTERM into cancellation.
+return result.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });

@@ -1,0 +1,167 @@
+using Inception.Runtime.Errors;
+using Inception.Runtime.Init;
+using Inception.Runtime.Native;
+using Inception.Runtime.Oci;
+using Inception.Runtime.Trace;
+
+namespace Inception.Runtime.Container;
+
+/// <summary>The standard streams the container's process gets (fds of the runtime's process).</summary>
+public readonly record struct StdioFds(int Stdin, int Stdout, int Stderr);
+
+/// <summary>
+/// The container core, one path for every front end: <see cref="Create"/> clones init into the
+/// spec's namespaces and waits until the root filesystem is ready, <see cref="Start"/> lets it exec
+/// the user's command, <see cref="Wait"/> returns its status. The docker-like <c>run</c> and the OCI
+/// verbs both drive this type.
+/// </summary>
+public sealed unsafe class ContainerProcess : IDisposable
+{
+    public const int CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
+        CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
+
+    readonly SyncChannel _sync;
+    readonly ITrace _trace;
+    int _status = -1;
+
+    public int Pid { get; }
+    /// <summary>The pty master with a terminal, else -1. Owned by this object.</summary>
+    public int PtyMaster { get; private set; } = -1;
+
+    ContainerProcess(int pid, SyncChannel sync, ITrace trace)
+    {
+        Pid = pid;
+        _sync = sync;
+        _trace = trace;
+    }
+
+    public static ContainerProcess Create(Spec spec, string bundle, StdioFds stdio, ITrace trace)
+    {
+        int flags = CloneFlags(spec);
+        var (runtimeEnd, initEnd) = SyncChannel.CreatePair();
+        var env = new List<string> { $"{InitProcess.BundleVariable}={bundle}" };
+        int traceFd = -1;
+        if (trace.Enabled)
+        {
+            env.Add($"{InitProcess.TraceVariable}=1");
+            traceFd = 2; // init narrates on the runtime's stderr
+        }
+        int[] fds = traceFd >= 0
+            ? [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd, traceFd]
+            : [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd];
+        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */);
+        initEnd.Dispose();
+        if (trace.Enabled)
+            trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,
+                $"Create the container's first process in new namespaces ({Describe(flags)}); it re-executes incrun as the container's init (pid {pid} on the host, PID 1 inside).");
+        if (pid < 0)
+        {
+            runtimeEnd.Dispose();
+            throw new RuntimeError("clone", FormatFlags(flags), -pid);
+        }
+        var container = new ContainerProcess(pid, runtimeEnd, trace);
+        try
+        {
+            container.WaitForReady();
+            return container;
+        }
+        catch
+        {
+            container.Dispose();
+            throw;
+        }
+    }
+
+    void WaitForReady()
+    {
+        while (true)
+        {
+            var m = _sync.Receive();
+            switch (m?.Kind)
+            {
+                case SyncKind.Pty: PtyMaster = m.Value.Fd; break;
+                case SyncKind.Ready: return;
+                case SyncKind.Error: Reap(); throw m.Value.Error!;
+                case null: throw InitDied();
+                default: throw RuntimeError.Plain($"sync: unexpected message {m.Value.Kind} from init");
+            }
+        }
+    }
+
+    /// <summary>Releases init to exec the command; throws the exec error (126/127) if that fails.</summary>
+    public void Start()
+    {
+        _sync.Send(SyncKind.Go);
+        var m = _sync.Receive();
+        if (m is null) return;                      // close-on-exec: the command is running
+        if (m.Value.Kind == SyncKind.Error) { Reap(); throw m.Value.Error!; }
+        throw RuntimeError.Plain($"sync: unexpected message {m.Value.Kind} from init");
+    }
+
+    /// <summary>Waits for the container's PID 1: its exit code, or 128+N if killed by signal N.</summary>
+    public int Wait()
+    {
+        if (_status >= 0) return _status;
+        int status;
+        while (true)
+        {
+            int r = Libc.waitpid(Pid, &status, 0);
+            if (r == Pid) break;
+            if (r < 0 && Libc.Errno != 4) throw new RuntimeError("waitpid", Pid.ToString(), Libc.Errno);
+        }
+        _status = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
+        return _status;
+    }
+
+    public void Signal(int signal)
+    {
+        if (_status < 0) Libc.kill(Pid, signal);
+    }
+
+    RuntimeError InitDied()
+    {
+        int code = Reap();
+        return RuntimeError.Plain($"container init exited before it was ready (status {code})");
+    }
+
+    int Reap()
+    {
+        Signal(9);
+        return Wait();
+    }
+
+    public void Dispose()
+    {
+        if (_status < 0) Reap();
+        _sync.Dispose();
+        if (PtyMaster >= 0) { Libc.close(PtyMaster); PtyMaster = -1; }
+    }
+
+    static int CloneFlags(Spec spec)
+    {
+        int flags = 0;
+        foreach (var ns in spec.Linux?.Namespaces ?? [])
+        {
+            if (ns.Path is not null)
+                throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported yet");
+            flags |= ns.Type switch
+            {
+                "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
+                "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP,
+                "user" => throw RuntimeError.Plain("user namespaces are not supported yet"),
+                _ => throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\""),
+            };
+        }
+        if ((flags & CLONE_NEWNS) == 0) throw RuntimeError.Plain("a mount namespace is required");
+        return flags;
+    }
+
+    static readonly (int Flag, string Name, string Word)[] Names =
+    [
+        (CLONE_NEWPID, "CLONE_NEWPID", "PID"), (CLONE_NEWNS, "CLONE_NEWNS", "mount"), (CLONE_NEWUTS, "CLONE_NEWUTS", "UTS"),
+        (CLONE_NEWIPC, "CLONE_NEWIPC", "IPC"), (CLONE_NEWNET, "CLONE_NEWNET", "network"), (CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "cgroup"),
+    ];
+
+    static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));
+    static string Describe(int flags) => string.Join(", ", Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Word));
+}

@@ -1,0 +1,102 @@
+using System.Buffers.Binary;
+using System.Text;
+using Inception.Runtime.Errors;
+using Inception.Runtime.Native;
+
+namespace Inception.Runtime.Container;
+
+/// <summary>What the runtime and the container's init say to each other, in order:
+/// init → Pty (with -t, carrying the pty master fd), init → Ready (root filesystem, user and pty set
+/// up), runtime → Go (cgroups/network done; exec now). On a failure init sends Error and exits; a
+/// successful execve closes init's end (close-on-exec), which the runtime reads as end-of-file.</summary>
+internal enum SyncKind { Ready = 1, Go = 2, Error = 3, Pty = 4 }
+
+internal readonly record struct SyncMessage(SyncKind Kind, RuntimeError? Error, int Fd);
+
+/// <summary>One end of the SOCK_SEQPACKET socketpair between the runtime and init. Each message is a
+/// fixed header (kind, errno, exit code) plus step, subject and detail as UTF-8, so errors keep their
+/// errno across the process boundary; fds travel as SCM_RIGHTS.</summary>
+internal sealed unsafe class SyncChannel(int fd) : IDisposable
+{
+    const int Max = 8192;
+    public int Fd { get; private set; } = fd;
+
+    /// <summary>Creates a connected pair; both ends are close-on-exec.</summary>
+    public static (SyncChannel Runtime, SyncChannel Init) CreatePair()
+    {
+        int* sv = stackalloc int[2];
+        RuntimeError.Check(Libc.socketpair(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC, 0, sv), "socketpair", "AF_UNIX");
+        return (new SyncChannel(sv[0]), new SyncChannel(sv[1]));
+    }
+
+    public void Send(SyncKind kind, RuntimeError? error = null, int passFd = -1)
+    {
+        var buf = new byte[Max];
+        BinaryPrimitives.WriteInt32LittleEndian(buf, (int)kind);
+        BinaryPrimitives.WriteInt32LittleEndian(buf.AsSpan(4), error?.Errno ?? 0);
+        BinaryPrimitives.WriteInt32LittleEndian(buf.AsSpan(8), error?.ExitCode ?? 0);
+        int len = 12;
+        if (error is not null)
+        {
+            var text = $"{error.Step}\0{error.Subject}\0{error.Detail}";
+            len += Encoding.UTF8.GetBytes(text.Length > 2000 ? text[..2000] : text, buf.AsSpan(12));
+        }
+        fixed (byte* p = buf)
+        {
+            var iov = new Libc.IoVec { Base = p, Len = (nuint)len };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLen = 1 };
+            byte* control = stackalloc byte[24];
+            if (passFd >= 0)
+            {
+                new Span<byte>(control, 24).Clear();
+                *(ulong*)control = 20;               // cmsg_len = CMSG_LEN(sizeof(int))
+                *(int*)(control + 8) = Libc.SOL_SOCKET;
+                *(int*)(control + 12) = Libc.SCM_RIGHTS;
+                *(int*)(control + 16) = passFd;
+                msg.Control = control;
+                msg.ControlLen = 24;                 // CMSG_SPACE(sizeof(int))
+            }
+            nint r;
+            do { r = Libc.sendmsg(Fd, &msg, Libc.MSG_NOSIGNAL); } while (r < 0 && Libc.Errno == 4);
+            if (r < 0) throw new RuntimeError("sendmsg", "sync socket", Libc.Errno);
+        }
+    }
+
+    /// <summary>Returns null at end-of-file (the peer closed its end or exec'd).</summary>
+    public SyncMessage? Receive()
+    {
+        var buf = new byte[Max];
+        byte* control = stackalloc byte[64];
+        fixed (byte* p = buf)
+        {
+            var iov = new Libc.IoVec { Base = p, Len = Max };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 64 };
+            nint r;
+            do { r = Libc.recvmsg(Fd, &msg, Libc.MSG_CMSG_CLOEXEC); } while (r < 0 && Libc.Errno == 4);
+            if (r < 0) throw new RuntimeError("recvmsg", "sync socket", Libc.Errno);
+            if (r == 0) return null;
+            if (r < 12) throw RuntimeError.Plain("sync socket: short message from init");
+            int fd = -1;
+            if (msg.ControlLen >= 20 && *(int*)(control + 8) == Libc.SOL_SOCKET && *(int*)(control + 12) == Libc.SCM_RIGHTS)
+                fd = *(int*)(control + 16);
+            var kind = (SyncKind)BinaryPrimitives.ReadInt32LittleEndian(buf);
+            RuntimeError? error = null;
+            if (kind == SyncKind.Error)
+            {
+                int errno = BinaryPrimitives.ReadInt32LittleEndian(buf.AsSpan(4));
+                int exit = BinaryPrimitives.ReadInt32LittleEndian(buf.AsSpan(8));
+                var parts = Encoding.UTF8.GetString(buf, 12, (int)r - 12).Split('\0');
+                string step = parts[0], subject = parts.Length > 1 ? parts[1] : "", detail = parts.Length > 2 ? parts[2] : "";
+                error = new RuntimeError(step, subject.Length == 0 ? null : subject, errno,
+                    detail.Length == 0 ? null : detail, exit == 0 ? 125 : exit);
+            }
+            return new SyncMessage(kind, error, fd);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Fd >= 0) Libc.close(Fd);
+        Fd = -1;
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text.Json.Serialization;
+
+namespace Inception.Runtime.Oci;
+
+// The OCI runtime-spec config.json (https://github.com/opencontainers/runtime-spec/blob/main/config.md),
+// the part this runtime reads. Unknown fields are ignored when reading.
+
+public sealed class Spec
+{
+    [JsonPropertyName("ociVersion")] public string OciVersion { get; set; } = "1.2.0";
+    [JsonPropertyName("process")] public Process? Process { get; set; }
+    [JsonPropertyName("root")] public Root? Root { get; set; }
+    [JsonPropertyName("hostname")] public string? Hostname { get; set; }
+    [JsonPropertyName("domainname")] public string? Domainname { get; set; }
+    [JsonPropertyName("mounts")] public List<Mount> Mounts { get; set; } = [];
+    [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+    [JsonPropertyName("linux")] public Linux? Linux { get; set; }
+}
+
+public sealed class Process
+{
+    [JsonPropertyName("terminal")] public bool Terminal { get; set; }
+    [JsonPropertyName("consoleSize")] public Box? ConsoleSize { get; set; }
+    [JsonPropertyName("user")] public User User { get; set; } = new();
+    [JsonPropertyName("args")] public List<string> Args { get; set; } = [];
+    [JsonPropertyName("env")] public List<string> Env { get; set; } = [];
+    [JsonPropertyName("cwd")] public string Cwd { get; set; } = "/";
+    [JsonPropertyName("noNewPrivileges")] public bool NoNewPrivileges { get; set; }
+    [JsonPropertyName("rlimits")] public List<Rlimit>? Rlimits { get; set; }
+}
+
+public sealed class Box
+{
+    [JsonPropertyName("height")] public uint Height { get; set; }
+    [JsonPropertyName("width")] public uint Width { get; set; }
+}
+
+public sealed class User
+{
+    [JsonPropertyName("uid")] public uint Uid { get; set; }
+    [JsonPropertyName("gid")] public uint Gid { get; set; }
+    [JsonPropertyName("umask")] public uint? Umask { get; set; }
+    [JsonPropertyName("additionalGids")] public List<uint>? AdditionalGids { get; set; }
+}
+
+public sealed class Rlimit
+{
+    [JsonPropertyName("type")] public string Type { get; set; } = "";
+    [JsonPropertyName("hard")] public ulong Hard { get; set; }
+    [JsonPropertyName("soft")] public ulong Soft { get; set; }
+}
+
+public sealed class Root
+{
+    [JsonPropertyName("path")] public string Path { get; set; } = "rootfs";
+    [JsonPropertyName("readonly")] public bool Readonly { get; set; }
+}
+
+public sealed class Mount
+{
+    [JsonPropertyName("destination")] public string Destination { get; set; } = "";
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("source")] public string? Source { get; set; }
+    [JsonPropertyName("options")] public List<string>? Options { get; set; }
+}
+
+public sealed class Linux
+{
+    [JsonPropertyName("namespaces")] public List<Namespace> Namespaces { get; set; } = [];
+    [JsonPropertyName("maskedPaths")] public List<string>? MaskedPaths { get; set; }
+    [JsonPropertyName("readonlyPaths")] public List<string>? ReadonlyPaths { get; set; }
+    [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
+    [JsonPropertyName("sysctl")] public Dictionary<string, string>? Sysctl { get; set; }
+    [JsonPropertyName("cgroupsPath")] public string? CgroupsPath { get; set; }
+}
+
+public sealed class Namespace
+{
+    [JsonPropertyName("type")] public string Type { get; set; } = "";
+    [JsonPropertyName("path")] public string? Path { get; set; }
+}
+
+/// <summary>Annotations incrun adds to a spec it generates. The OCI spec has no overlay root, so the
+/// docker-like layer asks the core to mount one inside the container's own mount namespace (where it
+/// cannot leak onto the host) before anything else.</summary>
+public static class IncrunAnnotations
+{
+    public const string OverlayLower = "org.incrun.rootfs.overlay.lowerdir";
+    public const string OverlayUpper = "org.incrun.rootfs.overlay.upperdir";
+    public const string OverlayWork = "org.incrun.rootfs.overlay.workdir";
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(Spec))]
+internal sealed partial class OciJson : JsonSerializerContext;

@@ -1,0 +1,176 @@
+using Inception.Runtime.Errors;
+using Inception.Runtime.Native;
+using Inception.Runtime.Oci;
+using Inception.Runtime.Syscalls;
+using static Inception.Runtime.Syscalls.MountFlags;
+
+namespace Inception.Runtime.Rootfs;
+
+/// <summary>
+/// Builds the container's root filesystem inside its new mount namespace, in the order runc does:
+/// mount propagation, the root (overlay or bind), the spec's mounts (targets resolved inside the root,
+/// never through an escaping symlink), /dev nodes, pivot_root and detach of the old root, masked and
+/// read-only paths, and finally a read-only root if asked.
+/// </summary>
+internal sealed class RootfsSetup(ISyscalls sys, Spec spec, string bundle)
+{
+    public string RootPath { get; } = Path.GetFullPath(spec.Root?.Path ?? "rootfs", bundle);
+
+    static readonly (string Name, uint Major, uint Minor)[] Devices =
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+    static readonly (string Target, string Name)[] DevLinks =
+        [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+         ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"), ("/proc/kcore", "core")];
+
+    /// <summary>Everything up to and including pivot_root; the caller is then inside the new root.</summary>
+    public void Prepare()
+    {
+        var propagation = MountOptions.PropagationOf(spec.Linux?.RootfsPropagation);
+        if (propagation == 0) propagation = MS_SLAVE | MS_REC;
+        Check(sys.Mount(null, "/", null, propagation, null), "mount", "/ (propagation)");
+
+        var a = spec.Annotations;
+        if (a is not null && a.TryGetValue(IncrunAnnotations.OverlayLower, out var lower))
+        {
+            var data = $"lowerdir={lower},upperdir={a[IncrunAnnotations.OverlayUpper]},workdir={a[IncrunAnnotations.OverlayWork]}";
+            Check(sys.Mount("overlay", RootPath, "overlay", 0, data), "mount overlay", RootPath);
+        }
+        else
+        {
+            // pivot_root needs the new root to be a mount point.
+            Check(sys.Mount(RootPath, RootPath, null, MS_BIND | MS_REC, null), "mount", RootPath);
+        }
+
+        int rootFd = Check(Libc.open(RootPath, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0) is var fd and >= 0 ? fd : -Libc.Errno,
+            "open", RootPath);
+        try
+        {
+            foreach (var m in spec.Mounts) MountOne(rootFd, m);
+            if (spec.Mounts.Any(m => m.Destination == "/dev" && m.Type == "tmpfs")) CreateDevices(rootFd);
+        }
+        finally { Libc.close(rootFd); }
+
+        Check(sys.Chdir(RootPath), "chdir", RootPath);
+        Check(sys.PivotRoot(".", "."), "pivot_root", RootPath);
+        Check(sys.Umount(".", MNT_DETACH), "umount2", "old root");
+        Check(sys.Chdir("/"), "chdir", "/");
+    }
+
+    /// <summary>After pivot_root: masked and read-only paths, then the read-only root.</summary>
+    public void Finish()
+    {
+        foreach (var p in spec.Linux?.MaskedPaths ?? []) Mask(p);
+        foreach (var p in spec.Linux?.ReadonlyPaths ?? []) MakeReadonly(p);
+        if (spec.Root?.Readonly == true)
+            Check(sys.Mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "remount read-only", "/");
+    }
+
+    void MountOne(int rootFd, Mount m)
+    {
+        if (!m.Destination.StartsWith('/'))
+            throw RuntimeError.Plain($"mount destination \"{m.Destination}\" is not an absolute path");
+        var o = MountOptions.Parse(m.Options);
+        if (o.IsBind)
+        {
+            var source = Path.GetFullPath(m.Source ?? throw RuntimeError.Plain($"bind mount at {m.Destination} has no source"), bundle);
+            bool isDir = Directory.Exists(source);
+            if (!isDir && !File.Exists(source)) throw new RuntimeError("mount", source, 2 /* ENOENT */);
+            EnsureInRoot(rootFd, m.Destination, isDir);
+            WithTarget(rootFd, m.Destination, fd =>
+                sys.MountAt(source, fd, m.Destination, null, MS_BIND | (o.Flags & MS_REC), null));
+            var extra = o.Flags & ~(MS_BIND | MS_REC);
+            if (extra != 0)
+                WithTarget(rootFd, m.Destination, fd =>
+                    sys.MountAt(null, fd, m.Destination, null, MS_BIND | MS_REMOUNT | extra, null));
+        }
+        else
+        {
+            EnsureInRoot(rootFd, m.Destination, isDir: true);
+            WithTarget(rootFd, m.Destination, fd =>
+                sys.MountAt(m.Source ?? m.Type, fd, m.Destination, m.Type, o.Flags, o.Data));
+        }
+        if (o.Propagation != 0)
+            WithTarget(rootFd, m.Destination, fd => sys.MountAt(null, fd, m.Destination, null, o.Propagation, null));
+    }
+
+    /// <summary>Opens the target inside the root afresh (so it sees mounts made just before) and mounts on it.</summary>
+    void WithTarget(int rootFd, string path, Func<int, int> mount)
+    {
+        int fd = Check(sys.OpenInRoot(rootFd, path, Libc.O_PATH, 0), "open in rootfs", path);
+        try { Check(mount(fd), "mount", path); }
+        finally { sys.Close(fd); }
+    }
+
+    /// <summary>Creates each missing component of <paramref name="path"/> inside the root (directories,
+    /// and a file at the end unless <paramref name="isDir"/>), resolving every step inside the root.</summary>
+    void EnsureInRoot(int rootFd, string path, bool isDir)
+    {
+        int existing = sys.OpenInRoot(rootFd, path, Libc.O_PATH, 0);
+        if (existing >= 0) { sys.Close(existing); return; }
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        int dirFd = Libc.dup(rootFd);
+        try
+        {
+            for (int i = 0; i < parts.Length; i++)
+            {
+                bool last = i == parts.Length - 1;
+                var sub = "/" + string.Join('/', parts, 0, i + 1);
+                int next = sys.OpenInRoot(rootFd, sub, Libc.O_PATH, 0);
+                if (next == -2 /* ENOENT */)
+                {
+                    int r = last && !isDir ? sys.CreateFileAt(dirFd, parts[i], 0x1a4 /* 0644 */) : sys.MkdirAt(dirFd, parts[i], 0x1ed /* 0755 */);
+                    if (r < 0 && r != -17 /* EEXIST */) throw new RuntimeError(last && !isDir ? "create mount point" : "mkdir", sub, -r);
+                    next = sys.OpenInRoot(rootFd, sub, Libc.O_PATH, 0);
+                }
+                Check(next, "open in rootfs", sub);
+                sys.Close(dirFd);
+                dirFd = next;
+            }
+        }
+        finally { sys.Close(dirFd); }
+    }
+
+    void CreateDevices(int rootFd)
+    {
+        int dev = Check(sys.OpenInRoot(rootFd, "/dev", Libc.O_PATH | Libc.O_DIRECTORY, 0), "open in rootfs", "/dev");
+        try
+        {
+            var old = Libc.umask(0);
+            try
+            {
+                foreach (var (name, major, minor) in Devices)
+                {
+                    int r = sys.MknodAt(dev, name, 0x2000 /* S_IFCHR */ | 0x1b6 /* 0666 */, major, minor);
+                    if (r < 0 && r != -17) throw new RuntimeError("mknod", "/dev/" + name, -r);
+                }
+            }
+            finally { Libc.umask(old); }
+            foreach (var (target, name) in DevLinks)
+            {
+                int r = sys.SymlinkAt(target, dev, name);
+                if (r < 0 && r != -17) throw new RuntimeError("symlink", "/dev/" + name, -r);
+            }
+        }
+        finally { sys.Close(dev); }
+    }
+
+    void Mask(string path)
+    {
+        if (Directory.Exists(path))
+            Check(sys.Mount("tmpfs", path, "tmpfs", MS_RDONLY, null), "mask", path);
+        else if (File.Exists(path))
+            Check(sys.Mount("/dev/null", path, null, MS_BIND, null), "mask", path);
+    }
+
+    void MakeReadonly(string path)
+    {
+        if (!Path.Exists(path)) return;
+        Check(sys.Mount(path, path, null, MS_BIND | MS_REC, null), "mount", path);
+        Check(sys.Mount(null, path, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null),
+            "remount read-only", path);
+    }
+
+    static int Check(int result, string step, string subject) =>
+        result < 0 ? throw new RuntimeError(step, subject, -result) : result;
+}

@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Inception.Runtime.Container;
+using Inception.Runtime.Images;
+using Inception.Runtime.Native;
+using Inception.Runtime.Oci;
+using Inception.Runtime.State;
+using Inception.Runtime.Terminal;
+using Inception.Runtime.Trace;
+
+namespace Inception.Runtime.Run;
+
+/// <summary>
+/// <c>incrun run</c>: image + flags → OCI spec → the container core, in the foreground. Stdio is passed
+/// straight through (or relayed through the container's pty with -t); signals are forwarded to the
+/// container's PID 1; the container's directory is removed when it exits.
+/// </summary>
+internal sealed class ContainerRunner(string stateRoot, ITrace trace)
+{
+    static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
+    const int SIGWINCH = 28;
+
+    public int Run(RunOptions o)
+    {
+        SpecGenerator.Validate(o);
+        ContainerDirs.ReapStale(stateRoot);
+        var image = new ImageStore(stateRoot).Resolve(o.Image);
+
+        var id = ContainerDirs.NewId();
+        var dir = Path.Combine(ContainerDirs.ContainersRoot(stateRoot), id);
+        var paths = new ContainerPaths(Path.Combine(dir, "rootfs"), Path.Combine(dir, "upper"), Path.Combine(dir, "work"),
+            Path.Combine(dir, "hostname"), Path.Combine(dir, "hosts"), Path.Combine(dir, "resolv.conf"));
+        var c = image.Config.Config;
+        var defaults = new ImageDefaults
+        {
+            Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
+        };
+        var spec = SpecGenerator.Generate(o, defaults, image.LayerDirs, id, paths, p => ImageStore.ReadFile(image, p),
+            o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable);
+
+        using var dirs = ContainerDirs.Create(stateRoot, id);
+        WriteEtcFiles(paths, spec.Hostname!, o.Network);
+        File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJson.Default.Spec));
+        if (trace.Enabled)
+            trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
+                $"The OCI runtime spec for container {id[..12]}: image {o.Image}, command {string.Join(' ', spec.Process!.Args)}.");
+
+        int devNull = Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+        var stdio = new StdioFds(o.Interactive && !o.Tty ? 0 : devNull, o.Tty ? devNull : 1, o.Tty ? devNull : 2);
+        try
+        {
+            using var container = ContainerProcess.Create(spec, dirs.Path, stdio, trace);
+            using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
+            var registrations = ForwardedSignals
+                .Select(s => PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; container.Signal(s); }))
+                .ToList();
+            if (session is not null)
+                registrations.Add(PosixSignalRegistration.Create((PosixSignal)SIGWINCH, ctx => { ctx.Cancel = true; session.Resize(); }));
+            try
+            {
+                container.Start();
+                if (trace.Enabled) trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
+                int status = container.Wait();
+                session?.Drain();
+                return status;
+            }
+            finally
+            {
+                foreach (var r in registrations) r.Dispose();
+            }
+        }
+        finally
+        {
+            Libc.close(devNull);
+        }
+    }
+
+    static void WriteEtcFiles(ContainerPaths paths, string hostname, string network)
+    {
+        File.WriteAllText(paths.HostnameFile, hostname + "\n");
+        File.WriteAllText(paths.HostsFile, network == "host" && File.Exists("/etc/hosts")
+            ? File.ReadAllText("/etc/hosts")
+            : "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
+        File.WriteAllText(paths.ResolvConfFile, File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : "");
+    }
+}

@@ -1,0 +1,31 @@
+namespace Inception.Runtime.Run;
+
+/// <summary>What <c>incrun run</c> was asked for, flags already parsed.</summary>
+public sealed record RunOptions
+{
+    public required string Image { get; init; }
+    public IReadOnlyList<string> Command { get; init; } = [];
+    public bool Interactive { get; init; }
+    public bool Tty { get; init; }
+    public bool Remove { get; init; }
+    public string? Name { get; init; }
+    public IReadOnlyList<string> Env { get; init; } = [];
+    public IReadOnlyList<string> EnvFiles { get; init; } = [];
+    public string? Workdir { get; init; }
+    public string? User { get; init; }
+    public string? Hostname { get; init; }
+    public IReadOnlyList<string> Volumes { get; init; } = [];
+    public string? Entrypoint { get; init; }
+    public string Network { get; init; } = "none";
+    public bool ReadOnly { get; init; }
+}
+
+/// <summary>The parts of an image's config that a run uses (docker's Config section).</summary>
+public sealed record ImageDefaults
+{
+    public IReadOnlyList<string> Env { get; init; } = [];
+    public IReadOnlyList<string>? Entrypoint { get; init; }
+    public IReadOnlyList<string>? Cmd { get; init; }
+    public string? WorkingDir { get; init; }
+    public string? User { get; init; }
+}

@@ -1,0 +1,205 @@
+using System.Text.RegularExpressions;
+using Inception.Runtime.Errors;
+using Inception.Runtime.Oci;
+
+namespace Inception.Runtime.Run;
+
+/// <summary>Where a generated spec puts things on the host.</summary>
+public sealed record ContainerPaths(string Rootfs, string Upper, string Work, string HostnameFile, string HostsFile, string ResolvConfFile);
+
+/// <summary>
+/// Turns image config + <c>run</c> flags into an OCI runtime spec, as podman does: docker's defaults
+/// for mounts, masked and read-only paths, environment and user; the image's layers as an overlay root.
+/// Bad flags are rejected here, before anything is created.
+/// </summary>
+public static partial class SpecGenerator
+{
+    public const string DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    public static readonly string[] MaskedPaths =
+    [
+        "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ];
+
+    public static readonly string[] ReadonlyPaths =
+        ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$")]
+    private static partial Regex HostnamePattern();
+
+    /// <summary>Checks the flags that need no image; throws a one-line error.</summary>
+    public static void Validate(RunOptions o)
+    {
+        if (o.Name is { } n && !NamePattern().IsMatch(n))
+            throw RuntimeError.Plain($"Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+        if (o.Hostname is { } h && (h.Length > 64 || !HostnamePattern().IsMatch(h)))
+            throw RuntimeError.Plain($"invalid hostname format: {h}");
+        if (o.Workdir is { Length: > 0 } w && !w.StartsWith('/'))
+            throw RuntimeError.Plain($"the working directory '{w}' is invalid, it needs to be an absolute path");
+        if (o.Network is not ("none" or "host"))
+            throw RuntimeError.Plain(o.Network == "bridge"
+                ? "network bridge is not available yet: use --network none or --network host"
+                : $"network {o.Network} not found");
+        foreach (var v in o.Volumes) ParseVolume(v);
+    }
+
+    public static Spec Generate(RunOptions o, ImageDefaults image, IReadOnlyList<string> layerDirs, string id,
+        ContainerPaths paths, Func<string, byte[]?> readImageFile, (ushort Rows, ushort Cols)? consoleSize,
+        Func<string, string?> hostEnv)
+    {
+        Validate(o);
+        var cwd = !string.IsNullOrEmpty(o.Workdir) ? o.Workdir : !string.IsNullOrEmpty(image.WorkingDir) ? image.WorkingDir : "/";
+        if (!cwd.StartsWith('/'))
+            throw RuntimeError.Plain($"the working directory '{cwd}' is invalid, it needs to be an absolute path");
+
+        IReadOnlyList<string> entrypoint, cmd;
+        if (o.Entrypoint is not null)
+        {
+            entrypoint = o.Entrypoint.Length == 0 ? [] : [o.Entrypoint];
+            cmd = o.Command;
+        }
+        else
+        {
+            entrypoint = image.Entrypoint ?? [];
+            cmd = o.Command.Count > 0 ? o.Command : image.Cmd ?? [];
+        }
+        var args = entrypoint.Concat(cmd).ToList();
+        if (args.Count == 0) throw RuntimeError.Plain("No command specified");
+
+        var user = UserResolver.Resolve(o.User ?? image.User, readImageFile("/etc/passwd"), readImageFile("/etc/group"));
+        var hostname = o.Hostname ?? (o.Network == "host" ? Environment.MachineName : id[..12]);
+
+        var env = new EnvList();
+        foreach (var e in image.Env) env.Set(e);
+        foreach (var file in o.EnvFiles) foreach (var e in ReadEnvFile(file)) env.SetFromUser(e, hostEnv);
+        foreach (var e in o.Env) env.SetFromUser(e, hostEnv);
+        env.SetDefault(DefaultPath);
+        env.Set($"HOSTNAME={hostname}", overwrite: false);
+        if (o.Tty) env.SetDefault("TERM=xterm");
+        env.SetDefault($"HOME={user.Home}");
+
+        var namespaces = new List<Namespace> { new() { Type = "pid" }, new() { Type = "mount" }, new() { Type = "uts" }, new() { Type = "ipc" } };
+        if (o.Network == "none") namespaces.Add(new() { Type = "network" });
+
+        var mounts = new List<Mount>
+        {
+            new() { Destination = "/proc", Type = "proc", Source = "proc", Options = ["nosuid", "noexec", "nodev"] },
+            new() { Destination = "/dev", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            new() { Destination = "/dev/pts", Type = "devpts", Source = "devpts", Options = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            new() { Destination = "/sys", Type = "sysfs", Source = "sysfs", Options = ["nosuid", "noexec", "nodev", "ro"] },
+            new() { Destination = "/dev/mqueue", Type = "mqueue", Source = "mqueue", Options = ["nosuid", "noexec", "nodev"] },
+            new() { Destination = "/dev/shm", Type = "tmpfs", Source = "shm", Options = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+            new() { Destination = "/etc/resolv.conf", Type = "bind", Source = paths.ResolvConfFile, Options = ["rbind", "rprivate"] },
+            new() { Destination = "/etc/hostname", Type = "bind", Source = paths.HostnameFile, Options = ["rbind", "rprivate"] },
+            new() { Destination = "/etc/hosts", Type = "bind", Source = paths.HostsFile, Options = ["rbind", "rprivate"] },
+        };
+        foreach (var v in o.Volumes)
+        {
+            var (source, destination, readOnly) = ParseVolume(v);
+            mounts.Add(new() { Destination = destination, Type = "bind", Source = source, Options = readOnly ? ["rbind", "rprivate", "ro"] : ["rbind", "rprivate"] });
+        }
+
+        return new Spec
+        {
+            Hostname = hostname,
+            Root = new Root { Path = paths.Rootfs, Readonly = o.ReadOnly },
+            Process = new Process
+            {
+                Terminal = o.Tty,
+                ConsoleSize = consoleSize is { } s ? new Box { Height = s.Rows, Width = s.Cols } : null,
+                User = new User { Uid = user.Uid, Gid = user.Gid, AdditionalGids = user.AdditionalGids.Length > 0 ? [.. user.AdditionalGids] : null },
+                Args = args,
+                Env = env.ToList(),
+                Cwd = cwd,
+            },
+            Mounts = mounts,
+            Annotations = new()
+            {
+                [IncrunAnnotations.OverlayLower] = string.Join(':', layerDirs.Reverse()),
+                [IncrunAnnotations.OverlayUpper] = paths.Upper,
+                [IncrunAnnotations.OverlayWork] = paths.Work,
+                ["org.incrun.image"] = o.Image,
+                ["org.incrun.name"] = o.Name ?? "",
+            },
+            Linux = new Linux
+            {
+                Namespaces = namespaces,
+                MaskedPaths = [.. MaskedPaths],
+                ReadonlyPaths = [.. ReadonlyPaths],
+            },
+        };
+    }
+
+    /// <summary><c>HOST:CONTAINER[:ro|rw]</c> with absolute paths on both sides.</summary>
+    public static (string Source, string Destination, bool ReadOnly) ParseVolume(string spec)
+    {
+        var parts = spec.Split(':');
+        if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
+            throw RuntimeError.Plain($"invalid volume specification \"{spec}\": expected HOST-PATH:CONTAINER-PATH[:ro]");
+        if (!parts[0].StartsWith('/'))
+            throw RuntimeError.Plain($"invalid volume specification \"{spec}\": host path \"{parts[0]}\" must be absolute (named volumes are not supported yet)");
+        if (!parts[1].StartsWith('/'))
+            throw RuntimeError.Plain($"invalid volume specification \"{spec}\": container path \"{parts[1]}\" must be absolute");
+        bool ro = false;
+        if (parts.Length == 3)
+            foreach (var opt in parts[2].Split(','))
+                ro = opt switch
+                {
+                    "ro" => true,
+                    "rw" => false,
+                    "z" or "Z" => ro,
+                    _ => throw RuntimeError.Plain($"invalid volume specification \"{spec}\": unknown option \"{opt}\""),
+                };
+        return (Path.GetFullPath(parts[0]), parts[1], ro);
+    }
+
+    static IEnumerable<string> ReadEnvFile(string file)
+    {
+        string[] lines;
+        try { lines = File.ReadAllLines(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw RuntimeError.Plain($"open {file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file or directory" : e.Message)}");
+        }
+        foreach (var raw in lines)
+        {
+            var line = raw.TrimStart();
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            yield return line;
+        }
+    }
+
+    /// <summary>NAME=value pairs in first-seen order, later values replacing earlier ones.</summary>
+    sealed class EnvList
+    {
+        readonly List<string> _order = [];
+        readonly Dictionary<string, string> _values = [];
+
+        public void Set(string entry, bool overwrite = true)
+        {
+            int eq = entry.IndexOf('=');
+            var key = eq < 0 ? entry : entry[..eq];
+            if (key.Length == 0) throw RuntimeError.Plain($"invalid environment variable: {entry}");
+            if (!_values.ContainsKey(key)) _order.Add(key);
+            else if (!overwrite) return;
+            _values[key] = entry;
+        }
+
+        public void SetDefault(string entry) => Set(entry, overwrite: false);
+
+        /// <summary>docker's -e: NAME=value, or NAME alone to take the host's value (dropped if unset).</summary>
+        public void SetFromUser(string entry, Func<string, string?> hostEnv)
+        {
+            if (entry.Contains('=')) { Set(entry); return; }
+            if (entry.Length == 0) throw RuntimeError.Plain("invalid environment variable: empty name");
+            if (hostEnv(entry) is { } value) Set($"{entry}={value}");
+        }
+
+        public List<string> ToList() => [.. _order.Select(k => _values[k])];
+    }
+}

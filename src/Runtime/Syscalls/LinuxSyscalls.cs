@@ -1,0 +1,81 @@
+using Inception.Runtime.Native;
+
+namespace Inception.Runtime.Syscalls;
+
+/// <summary>The real kernel.</summary>
+public sealed unsafe class LinuxSyscalls : ISyscalls
+{
+    public static readonly LinuxSyscalls Instance = new();
+
+    static int R(int result) => result < 0 ? -Libc.Errno : result;
+    static int R(long result) => result < 0 ? -Libc.Errno : (int)result;
+
+    public int Mount(string? source, string target, string? fstype, ulong flags, string? data) =>
+        R(Libc.mount(source, target, fstype, flags, data));
+
+    public int MountAt(string? source, int targetFd, string shownAs, string? fstype, ulong flags, string? data) =>
+        R(Libc.mount(source, $"/proc/self/fd/{targetFd}", fstype, flags, data));
+
+    public int Umount(string target, int flags) => R(Libc.umount2(target, flags));
+    public int PivotRoot(string newRoot, string putOld) => R(Libc.PivotRoot(newRoot, putOld));
+    public int Chdir(string path) => R(Libc.chdir(path));
+
+    public int SetHostname(string name) =>
+        R(Libc.sethostname(name, (nuint)System.Text.Encoding.UTF8.GetByteCount(name)));
+
+    public int MkdirAt(int dirFd, string name, uint mode) => R(Libc.mkdirat(dirFd, name, mode));
+
+    public int CreateFileAt(int dirFd, string name, uint mode)
+    {
+        int fd = Libc.openat(dirFd, name, Libc.O_CREAT | Libc.O_WRONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, mode);
+        if (fd < 0) return -Libc.Errno;
+        Libc.close(fd);
+        return 0;
+    }
+
+    public int MknodAt(int dirFd, string name, uint mode, uint major, uint minor) =>
+        R(Libc.mknodat(dirFd, name, mode, MakeDev(major, minor)));
+
+    public int SymlinkAt(string target, int dirFd, string name) => R(Libc.symlinkat(target, dirFd, name));
+
+    public int OpenInRoot(int rootFd, string path, int flags, uint mode) =>
+        R(Libc.OpenAt2(rootFd, path, (ulong)(flags | Libc.O_CLOEXEC), Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS, mode));
+
+    public int Close(int fd) => R(Libc.close(fd));
+
+    public int SetGroups(uint[] gids)
+    {
+        fixed (uint* p = gids) return R(Libc.setgroups((nuint)gids.Length, p));
+    }
+
+    public int SetResGid(uint gid) => R(Libc.setresgid(gid, gid, gid));
+    public int SetResUid(uint uid) => R(Libc.setresuid(uid, uid, uid));
+
+    public int InterfaceUp(string name)
+    {
+        int s = Libc.socket(Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
+        if (s < 0) return -Libc.Errno;
+        try
+        {
+            byte* ifr = stackalloc byte[40];
+            new Span<byte>(ifr, 40).Clear();
+            System.Text.Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, 15));
+            if (Libc.ioctl(s, Libc.SIOCGIFFLAGS, ifr) < 0) return -Libc.Errno;
+            *(short*)(ifr + 16) |= 1; // IFF_UP
+            return Libc.ioctl(s, Libc.SIOCSIFFLAGS, ifr) < 0 ? -Libc.Errno : 0;
+        }
+        finally { Libc.close(s); }
+    }
+
+    public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
+    {
+        using var a = new CStringArray(argv);
+        using var e = new CStringArray(env);
+        Libc.execve(path, a.Pointer, e.Pointer);
+        return -Libc.Errno;
+    }
+
+    public static ulong MakeDev(uint major, uint minor) =>
+        ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) |
+        ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
+}

@@ -1,0 +1,106 @@
+using Inception.Runtime.Trace;
+
+namespace Inception.Runtime.Syscalls;
+
+/// <summary>Wraps any <see cref="ISyscalls"/> and reports each call, its arguments, result and a
+/// one-sentence explanation to the trace. Only used when the trace is enabled.</summary>
+public sealed class TracingSyscalls(ISyscalls inner, ITrace trace) : ISyscalls
+{
+    int T(int r, string call, string args, string why)
+    {
+        trace.Step(call, args, r < 0 ? -r : 0, why);
+        return r;
+    }
+
+    static string Q(string? s) => s is null ? "NULL" : $"\"{s}\"";
+
+    public int Mount(string? source, string target, string? fstype, ulong flags, string? data) =>
+        T(inner.Mount(source, target, fstype, flags, data), "mount",
+          $"{Q(source)}, {Q(target)}, {Q(fstype)}, {MountFlags.Format(flags)}, {Q(data)}",
+          Explain.Mount(source, target, fstype, flags));
+
+    public int MountAt(string? source, int targetFd, string shownAs, string? fstype, ulong flags, string? data) =>
+        T(inner.MountAt(source, targetFd, shownAs, fstype, flags, data), "mount",
+          $"{Q(source)}, {Q(shownAs)}, {Q(fstype)}, {MountFlags.Format(flags)}, {Q(data)}",
+          Explain.Mount(source, shownAs, fstype, flags));
+
+    public int Umount(string target, int flags) =>
+        T(inner.Umount(target, flags), "umount2", $"{Q(target)}, {(flags == MountFlags.MNT_DETACH ? "MNT_DETACH" : flags)}",
+          "Detach the host's old root: from now on nothing of the host's filesystem is reachable.");
+
+    public int PivotRoot(string newRoot, string putOld) =>
+        T(inner.PivotRoot(newRoot, putOld), "pivot_root", $"{Q(newRoot)}, {Q(putOld)}",
+          "Make the container's filesystem the root '/' of this mount namespace (unlike chroot, the old root can then be unmounted).");
+
+    public int Chdir(string path) => T(inner.Chdir(path), "chdir", Q(path), "");
+
+    public int SetHostname(string name) =>
+        T(inner.SetHostname(name), "sethostname", Q(name),
+          "Set the hostname in the new UTS namespace; the host keeps its own.");
+
+    public int MkdirAt(int dirFd, string name, uint mode) =>
+        T(inner.MkdirAt(dirFd, name, mode), "mkdirat", $"{dirFd}, {Q(name)}, 0{Convert.ToString(mode, 8)}", "Create a missing mount point.");
+
+    public int CreateFileAt(int dirFd, string name, uint mode) =>
+        T(inner.CreateFileAt(dirFd, name, mode), "openat", $"{dirFd}, {Q(name)}, O_CREAT|O_WRONLY|O_NOFOLLOW", "Create a missing file to bind-mount onto.");
+
+    public int MknodAt(int dirFd, string name, uint mode, uint major, uint minor) =>
+        T(inner.MknodAt(dirFd, name, mode, major, minor), "mknodat", $"/dev, {Q(name)}, S_IFCHR|0{Convert.ToString(mode & 0xfff, 8)}, makedev({major}, {minor})",
+          $"Create the device /dev/{name}: the container's /dev holds only the few devices it is given.");
+
+    public int SymlinkAt(string target, int dirFd, string name) =>
+        T(inner.SymlinkAt(target, dirFd, name), "symlinkat", $"{Q(target)}, /dev, {Q(name)}", "");
+
+    public int OpenInRoot(int rootFd, string path, int flags, uint mode) =>
+        inner.OpenInRoot(rootFd, path, flags, mode); // a path lookup, not a step worth narrating
+
+    public int Close(int fd) => inner.Close(fd);
+
+    public int SetGroups(uint[] gids) =>
+        T(inner.SetGroups(gids), "setgroups", $"[{string.Join(", ", gids)}]", "Set the supplementary groups of the container's user.");
+
+    public int SetResGid(uint gid) =>
+        T(inner.SetResGid(gid), "setresgid", $"{gid}, {gid}, {gid}", $"Become group {gid}.");
+
+    public int SetResUid(uint uid) =>
+        T(inner.SetResUid(uid), "setresuid", $"{uid}, {uid}, {uid}", $"Become user {uid}{(uid == 0 ? " (root inside the container)" : "")}.");
+
+    public int InterfaceUp(string name) =>
+        T(inner.InterfaceUp(name), "ioctl", $"SIOCSIFFLAGS, \"{name}\", IFF_UP",
+          "Bring up the loopback interface of the new network namespace (it starts down and alone).");
+
+    public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
+    {
+        // Report before the call: on success execve does not return.
+        trace.Step("execve", $"{Q(path)}, [{string.Join(", ", argv.Select(a => Q(a)))}]", 0,
+            "Replace incrun's init with your command: it keeps PID 1 and every namespace set up above.");
+        return inner.Exec(path, argv, env);
+    }
+}
+
+static class Explain
+{
+    public static string Mount(string? source, string target, string? fstype, ulong flags)
+    {
+        if ((flags & MountFlags.MS_REMOUNT) != 0 && (flags & MountFlags.MS_RDONLY) != 0)
+            return $"Make {target} read-only.";
+        if ((flags & (MountFlags.MS_PRIVATE | MountFlags.MS_SLAVE | MountFlags.MS_SHARED)) != 0 && fstype is null)
+            return "Stop mount events propagating between this new mount namespace and the host's.";
+        if ((flags & MountFlags.MS_BIND) != 0)
+            return source == "/dev/null"
+                ? $"Hide {target} by covering it with /dev/null."
+                : $"Bind-mount {source} at {target}: the same files, seen from inside the container.";
+        return fstype switch
+        {
+            "overlay" => "Stack the image's read-only layers under this container's writable layer: the container's root filesystem.",
+            "proc" => "Mount a fresh /proc: it shows only the processes of the new PID namespace.",
+            "sysfs" => "Mount /sys read-only: the container can read kernel information but not change it.",
+            "devpts" => "Mount a new devpts instance: the container's terminals are its own, not the host's.",
+            "mqueue" => "Mount the POSIX message queues of the new IPC namespace.",
+            "tmpfs" when (flags & MountFlags.MS_RDONLY) != 0 => $"Hide the directory {target} under an empty read-only tmpfs.",
+            "tmpfs" => $"Mount a memory-backed tmpfs at {target}.",
+            _ => $"Mount {fstype} at {target}.",
+        };
+    }
+
+}
