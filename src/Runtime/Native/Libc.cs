@@ -175,6 +175,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib)]
     public static partial int getpid();
 
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint getrandom(byte* buf, nuint len, uint flags);
+
     [LibraryImport(Lib)]
     public static partial uint geteuid();
 

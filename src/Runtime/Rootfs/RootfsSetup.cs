@@ -12,7 +12,7 @@ namespace Inception.Runtime.Rootfs;
 /// never through an escaping symlink), /dev nodes, pivot_root and detach of the old root, masked and
 /// read-only paths, and finally a read-only root if asked.
 /// </summary>
-internal sealed class RootfsSetup(ISyscalls sys, Spec spec, string bundle)
+internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle)
 {
     public string RootPath { get; } = Path.GetFullPath(spec.Root?.Path ?? "rootfs", bundle);
 
@@ -103,9 +103,12 @@ internal sealed class RootfsSetup(ISyscalls sys, Spec spec, string bundle)
     }
 
     /// <summary>Creates each missing component of <paramref name="path"/> inside the root (directories,
-    /// and a file at the end unless <paramref name="isDir"/>), resolving every step inside the root.</summary>
-    void EnsureInRoot(int rootFd, string path, bool isDir)
+    /// and a file at the end unless <paramref name="isDir"/>), resolving every step inside the root. A
+    /// dangling symlink on the way is followed inside the root (as RESOLVE_IN_ROOT would) and its target
+    /// created there, never on the host.</summary>
+    void EnsureInRoot(int rootFd, string path, bool isDir, int depth = 0)
     {
+        if (depth > 40) throw new RuntimeError("mkdir", path, 40 /* ELOOP */);
         int existing = sys.OpenInRoot(rootFd, path, Libc.O_PATH, 0);
         if (existing >= 0) { sys.Close(existing); return; }
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -119,8 +122,14 @@ internal sealed class RootfsSetup(ISyscalls sys, Spec spec, string bundle)
                 int next = sys.OpenInRoot(rootFd, sub, Libc.O_PATH, 0);
                 if (next == -2 /* ENOENT */)
                 {
-                    int r = last && !isDir ? sys.CreateFileAt(dirFd, parts[i], 0x1a4 /* 0644 */) : sys.MkdirAt(dirFd, parts[i], 0x1ed /* 0755 */);
-                    if (r < 0 && r != -17 /* EEXIST */) throw new RuntimeError(last && !isDir ? "create mount point" : "mkdir", sub, -r);
+                    bool file = last && !isDir;
+                    int r = file ? sys.CreateFileAt(dirFd, parts[i], 0x1a4 /* 0644 */) : sys.MkdirAt(dirFd, parts[i], 0x1ed /* 0755 */);
+                    if (r == -17 /* EEXIST */ && ReadLink(dirFd, parts[i]) is { } target)
+                    {
+                        var parent = "/" + string.Join('/', parts, 0, i);
+                        EnsureInRoot(rootFd, InRoot(target.StartsWith('/') ? target : parent + "/" + target), !file, depth + 1);
+                    }
+                    else if (r < 0 && r != -17) throw new RuntimeError(file ? "create mount point" : "mkdir", sub, -r);
                     next = sys.OpenInRoot(rootFd, sub, Libc.O_PATH, 0);
                 }
                 Check(next, "open in rootfs", sub);
@@ -129,6 +138,26 @@ internal sealed class RootfsSetup(ISyscalls sys, Spec spec, string bundle)
             }
         }
         finally { sys.Close(dirFd); }
+    }
+
+    static unsafe string? ReadLink(int dirFd, string name)
+    {
+        byte* buf = stackalloc byte[4096];
+        nint n = Libc.readlinkat(dirFd, name, buf, 4096);
+        return n <= 0 ? null : System.Text.Encoding.UTF8.GetString(buf, (int)n);
+    }
+
+    /// <summary>Cleans a path lexically with ".." stopping at "/", the way a lookup inside the root does.</summary>
+    internal static string InRoot(string path)
+    {
+        var stack = new List<string>();
+        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".") continue;
+            if (part == "..") { if (stack.Count > 0) stack.RemoveAt(stack.Count - 1); continue; }
+            stack.Add(part);
+        }
+        return "/" + string.Join('/', stack);
     }
 
     void CreateDevices(int rootFd)

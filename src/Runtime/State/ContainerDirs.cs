@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Inception.Runtime.Errors;
 using Inception.Runtime.Native;
 
@@ -30,7 +29,14 @@ public sealed class ContainerDirs : IDisposable
 
     public static string ContainersRoot(string stateRoot) => System.IO.Path.Combine(stateRoot, "containers");
 
-    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+    public static unsafe string NewId()
+    {
+        // getrandom(2) directly: RandomNumberGenerator would load OpenSSL (milliseconds) on every run.
+        Span<byte> bytes = stackalloc byte[32];
+        fixed (byte* p = bytes)
+            if (Libc.getrandom(p, 32, 0) != 32) throw new RuntimeError("getrandom", null, Libc.Errno);
+        return Convert.ToHexStringLower(bytes);
+    }
 
     /// <summary>Creates and locks the directory of a new container.</summary>
     public static ContainerDirs Create(string stateRoot, string id)

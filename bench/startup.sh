@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Start latency and memory of `incrun run`, against the floor (unshare + chroot, no runtime at all)
+# and runc on an equivalent bundle. Prints ratios; the targets are in README.md.
+#   bench/startup.sh [INCRUN_BINARY]
+set -euo pipefail
+INCRUN=${1:-incrun}
+RUNS=${RUNS:-100}
+command -v hyperfine >/dev/null || { echo "bench: hyperfine is required (apt-get install hyperfine)" >&2; exit 1; }
+work=$(mktemp -d /tmp/incrun-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The same busybox root filesystem for the floor and for runc.
+mkdir -p "$work/bundle/rootfs/bin"
+cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
+for a in sh true sleep; do ln -s busybox "$work/bundle/rootfs/bin/$a"; done
+mkdir -p "$work/bundle/rootfs/"{proc,dev,sys,etc,tmp}
+
+cmds=(-n floor "unshare -pmuin --fork chroot $work/bundle/rootfs /bin/true"
+      -n incrun "$INCRUN run --rm --network none busybox true")
+if command -v runc >/dev/null; then
+  (cd "$work/bundle" && runc spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"\/bin\/true"/' config.json)
+  cmds+=(-n runc "runc --root $work/runc-state run -b $work/bundle incrun-bench")
+fi
+
+hyperfine -N --warmup 5 --runs "$RUNS" --export-csv "$work/startup.csv" "${cmds[@]}" >&2
+
+mean() { awk -F, -v n="$1" '$1==n {printf "%.2f", $2*1000}' "$work/startup.csv"; }
+floor=$(mean floor); inc=$(mean incrun); runc=$(mean runc)
+echo
+echo "start -> exit (mean of $RUNS, hyperfine -N)"
+printf '  floor (unshare+chroot)  %6s ms\n' "$floor"
+printf '  incrun run --rm         %6s ms   %.2fx the floor (target <= 3x)\n' "$inc" "$(awk -v a="$inc" -v b="$floor" 'BEGIN{print a/b}')"
+if [ -n "$runc" ]; then
+  printf '  runc run                %6s ms   incrun is %.2fx faster than runc\n' "$runc" "$(awk -v a="$runc" -v b="$inc" 'BEGIN{print a/b}')"
+fi
+
+# Memory: incrun's own RSS while its container sleeps.
+"$INCRUN" run --rm --network none busybox sleep 2 &
+pid=$!
+sleep 1
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+wait "$pid"
+printf '  incrun RSS while a container runs: %.1f MB (target <= 6 MB)\n' "$(awk -v k="$rss" 'BEGIN{print k/1024}')"

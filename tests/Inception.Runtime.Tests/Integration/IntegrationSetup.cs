@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using NUnit.Framework;
+
+namespace Inception.Runtime.Tests.Integration;
+
+/// <summary>Builds the busybox image into the test run's private state root once, and removes the
+/// root at the end after checking that nothing leaked.</summary>
+[SetUpFixture]
+public sealed class IntegrationSetup
+{
+    [OneTimeSetUp]
+    public void BuildImage()
+    {
+        if (!Incrun.IsRoot) return;
+        Assert.That(File.Exists(Incrun.Binary), Is.True, $"incrun binary not found at {Incrun.Binary} (run ./build.sh or set INCRUN_BIN)");
+        var psi = Incrun.StartInfo([Path.Combine(Incrun.RepoRoot, "rootfs", "busybox.sh"), Incrun.Binary], "bash");
+        var r = Incrun.Exec(psi, null, TimeSpan.FromMinutes(5));
+        Assert.That(r.ExitCode, Is.EqualTo(0), $"rootfs/busybox.sh failed: {r}");
+    }
+
+    [OneTimeTearDown]
+    public void RemoveStateRoot()
+    {
+        if (!Directory.Exists(Incrun.StateRoot)) return;
+        var mounted = Incrun.HostMounts().Where(m => m.StartsWith(Incrun.StateRoot, StringComparison.Ordinal)).ToList();
+        foreach (var m in mounted) Process.Start("umount", ["-l", m])!.WaitForExit();
+        Directory.Delete(Incrun.StateRoot, recursive: true);
+        Assert.That(mounted, Is.Empty, "mounts leaked onto the host");
+    }
+}
+
+/// <summary>Base of tests that start real containers: root only; after each test no container
+/// directory and no mount under the state root may remain.</summary>
+[Category("Root")]
+[NonParallelizable]
+public abstract class ContainerTest
+{
+    protected List<string> MountsBefore = [];
+
+    [SetUp]
+    public void RequireRoot()
+    {
+        if (!Incrun.IsRoot) Assert.Ignore("integration tests need root");
+        MountsBefore = Incrun.HostMounts();
+    }
+
+    [TearDown]
+    public void NothingLeaked()
+    {
+        if (!Incrun.IsRoot) return;
+        var leftovers = Incrun.LeftoverContainers();
+        var mountsAfter = Incrun.HostMounts();
+        foreach (var d in leftovers)
+            try { Directory.Delete(d, true); } catch (IOException) { }
+        Assert.That(leftovers, Is.Empty, "container directories left behind");
+        Assert.That(mountsAfter, Is.EquivalentTo(MountsBefore), "the host's mount table changed");
+    }
+
+    protected static RunResult Run(params string[] args) => Incrun.Run(args);
+}
