@@ -30,6 +30,8 @@ static class RunCommand
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
+            if (r.GetValue(image) is { } i && i.StartsWith('-'))
+                return Output.Fail($"unknown flag: {i}\nSee 'incrun run --help'.");
             if (r.GetValue(detach)) return Output.Fail("--detach is not available yet: containers run in the foreground");
             var options = new RunOptions
             {

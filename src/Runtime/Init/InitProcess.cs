@@ -67,17 +67,18 @@ public static class InitProcess
         var rootfs = new RootfsSetup(sys, spec, bundle);
         rootfs.Prepare();
 
-        if (process.Terminal) Terminal.SetupConsole(sys, sync, process.ConsoleSize);
+        if (process.Terminal) Terminal.SetupConsole(sync, process.ConsoleSize);
         else Libc.setsid();
 
+        if (!process.Cwd.StartsWith('/'))
+            throw RuntimeError.Plain($"the working directory '{process.Cwd}' is invalid, it needs to be an absolute path");
+        rootfs.EnsureDirectory(process.Cwd);
         rootfs.Finish();
 
         if (spec.Hostname is { Length: > 0 } host && namespaces.Any(n => n.Type == "uts"))
             Check(sys.SetHostname(host), "sethostname", host);
         if (namespaces.Any(n => n.Type == "network" && n.Path is null))
             Check(sys.InterfaceUp("lo"), "bring up", "lo");
-
-        EnsureWorkdir(process.Cwd);
 
         var user = process.User;
         Check(sys.SetGroups([.. user.AdditionalGids ?? []]), "setgroups", string.Join(',', user.AdditionalGids ?? []));
@@ -100,14 +101,6 @@ public static class InitProcess
         Libc.close_range(3, uint.MaxValue, Libc.CLOSE_RANGE_CLOEXEC);
         int r = sys.Exec(executable, process.Args, process.Env);
         throw ExecLookup.ExecError(process.Args[0], -r);
-    }
-
-    static void EnsureWorkdir(string cwd)
-    {
-        if (!cwd.StartsWith('/')) throw RuntimeError.Plain($"the working directory '{cwd}' is invalid, it needs to be an absolute path");
-        try { Directory.CreateDirectory(cwd); }
-        catch (IOException e) { throw RuntimeError.Plain($"mkdir {cwd}: {e.Message}"); }
-        catch (UnauthorizedAccessException e) { throw RuntimeError.Plain($"mkdir {cwd}: {e.Message}"); }
     }
 
     static void Check(int r, string step, string subject)

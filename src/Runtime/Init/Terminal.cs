@@ -2,7 +2,6 @@ using Inception.Runtime.Container;
 using Inception.Runtime.Errors;
 using Inception.Runtime.Native;
 using Inception.Runtime.Oci;
-using Inception.Runtime.Syscalls;
 
 namespace Inception.Runtime.Init;
 
@@ -10,7 +9,7 @@ namespace Inception.Runtime.Init;
 /// runtime over the sync socket; the slave becomes init's controlling terminal and stdio.</summary>
 internal static unsafe class Terminal
 {
-    public static void SetupConsole(ISyscalls sys, SyncChannel sync, Box? size)
+    public static void SetupConsole(SyncChannel sync, Box? size)
     {
         int master = Libc.open("/dev/ptmx", Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
         if (master < 0) throw new RuntimeError("open", "/dev/ptmx", Libc.Errno);

@@ -66,6 +66,16 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
             Check(sys.Mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "remount read-only", "/");
     }
 
+    /// <summary>After pivot_root: creates the working directory (and its parents) inside the new root,
+    /// as docker creates a missing WORKDIR. Must run before a read-only root is remounted.</summary>
+    public void EnsureDirectory(string path)
+    {
+        int rootFd = Libc.open("/", Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (rootFd < 0) throw new RuntimeError("open", "/", Libc.Errno);
+        try { EnsureInRoot(rootFd, path, isDir: true); }
+        finally { Libc.close(rootFd); }
+    }
+
     void MountOne(int rootFd, Mount m)
     {
         if (!m.Destination.StartsWith('/'))

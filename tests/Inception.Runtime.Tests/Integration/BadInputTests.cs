@@ -70,15 +70,23 @@ public sealed class BadInputTests : ContainerTest
     }
 
     [Test]
-    public void ImageWorkdirThatIsNotAbsolute()
+    public void WorkdirSymlinkCannotEscapeTheRoot()
     {
-        var tar = BuildTar(Path.Combine(Path.GetTempPath(), $"incrun-wd-{Guid.NewGuid():N}.tar"));
+        // WORKDIR /wd where /wd -> ../../../<host dir>/sub: init creates and enters it inside the container's root.
+        var hostTarget = Directory.CreateTempSubdirectory("incrun-wd-").FullName;
+        var tar = BuildTar(Path.Combine(Path.GetTempPath(), $"incrun-wd-{Guid.NewGuid():N}.tar"), ("wd", "../../../../../../../.." + hostTarget + "/sub"));
         try
         {
-            Assert.That(Run("import", "-c", "WORKDIR ../../etc", "-c", "CMD [\"/bin/busybox\", \"pwd\"]", tar, "badwd:1").ExitCode, Is.EqualTo(0));
-            OneLine(Run("run", "--rm", "badwd:1"), 125, "needs to be an absolute path");
+            Assert.That(Run("import", "-c", "WORKDIR /wd", "-c", "CMD [\"/bin/sh\", \"-c\", \"touch here && echo made\"]", tar, "badwd:1").ExitCode, Is.EqualTo(0));
+            var r = Run("run", "--rm", "badwd:1");
+            Assert.That(r.Stdout, Is.EqualTo("made\n"), r.ToString());
+            Assert.That(Directory.GetFileSystemEntries(hostTarget), Is.Empty, "the working directory escaped onto the host");
         }
-        finally { File.Delete(tar); }
+        finally
+        {
+            File.Delete(tar);
+            Directory.Delete(hostTarget, true);
+        }
     }
 
     [Test]

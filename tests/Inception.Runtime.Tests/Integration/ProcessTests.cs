@@ -6,12 +6,26 @@ public sealed class ProcessTests : ContainerTest
 {
     [TestCase("true", 0)]
     [TestCase("exit 7", 7)]
-    [TestCase("kill -9 $$", 137)]
-    [TestCase("kill -TERM $$; sleep 1; exit 3", 3)] // PID 1 ignores signals it has no handler for
+    [TestCase("kill -9 $$; exit 4", 4)]              // PID 1 cannot be killed from inside its namespace
+    [TestCase("kill -TERM $$; sleep 1; exit 3", 3)] // and ignores signals it has no handler for
     public void ExitStatusIsTheContainers(string script, int expected)
     {
         var r = Run("run", "--rm", "busybox", "sh", "-c", script);
         Assert.That(r.ExitCode, Is.EqualTo(expected), r.ToString());
+    }
+
+    [Test]
+    public void KilledBySignalIs128PlusN()
+    {
+        var (p, _, _) = Incrun.StartUntil("READY", "run", "--rm", "busybox", "sh", "-c", "echo READY; sleep 1000");
+        using (p)
+        {
+            var init = Incrun.ChildrenOf(p.Id).Single();
+            Assert.That(Native.Libc.kill(init, 9), Is.EqualTo(0));
+            Assert.That(p.WaitForExit(15000), Is.True);
+            p.WaitForExit();
+            Assert.That(p.ExitCode, Is.EqualTo(137));
+        }
     }
 
     [Test]

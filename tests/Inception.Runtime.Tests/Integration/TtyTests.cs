@@ -25,13 +25,6 @@ public sealed class TtyTests : ContainerTest
     }
 
     [Test]
-    public void WithoutTtyStdioIsNotATerminal()
-    {
-        var r = Incrun.Exec(Script($"{Incrun.Binary} run --rm busybox sh -c {Q("[ -t 1 ] && echo TTY || echo NOT-A-TTY")}"), null, TimeSpan.FromSeconds(30));
-        Assert.That(r.Stdout, Does.Contain("NOT-A-TTY"), r.ToString());
-    }
-
-    [Test]
     public void ExitCodeComesBackThroughTheTty()
     {
         var r = Incrun.Exec(Script($"{Incrun.Binary} run -t --rm busybox sh -c 'exit 9'"), null, TimeSpan.FromSeconds(30));
