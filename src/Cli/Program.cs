@@ -18,7 +18,7 @@ root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 
-var result = root.Parse(args);
+var result = root.Parse(RunCommand.SplitAtImage(args));
 if (result.Errors.Count > 0)
 {
     var command = result.CommandResult.Command;

@@ -5,6 +5,48 @@ namespace Inception.Runtime.Cli.Commands;
 
 static class RunCommand
 {
+    static readonly HashSet<string> LongWithValue =
+        ["--env", "--env-file", "--workdir", "--user", "--hostname", "--volume", "--entrypoint", "--network", "--net", "--name", "--root"];
+    const string ShortWithValue = "ewuhv";
+
+    /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
+    internal static string[]? VerbatimCommand { get; set; }
+
+    /// <summary>
+    /// docker's rule: options end at IMAGE, and everything after it reaches the container untouched.
+    /// The parser would still split bundles (<c>grep -it</c>), <c>--opt=value</c> and drop <c>--</c> after
+    /// IMAGE, so the command line is cut after IMAGE here and only the head is parsed.
+    /// </summary>
+    public static string[] SplitAtImage(string[] args)
+    {
+        int i = 0;
+        for (; i < args.Length && args[i] != "run"; i++)
+        {
+            if (!args[i].StartsWith('-')) return args;     // another command
+            if (args[i] == "--root") i++;
+        }
+        for (i++; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (a == "--") { i++; break; }
+            if (a.Length < 2 || a[0] != '-') break;
+            if (a.StartsWith("--"))
+            {
+                if (!a.Contains('=') && LongWithValue.Contains(a)) i++;
+                continue;
+            }
+            for (int k = 1; k < a.Length; k++)
+                if (ShortWithValue.Contains(a[k]))
+                {
+                    if (k == a.Length - 1) i++;           // -e VALUE (else -eVALUE)
+                    break;
+                }
+        }
+        if (i >= args.Length) return args;                // no IMAGE: the parser reports it
+        VerbatimCommand = args[(i + 1)..];
+        return args[..(i + 1)];
+    }
+
     public static Command Create()
     {
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Keep STDIN open and pass it to the container" };
@@ -24,19 +66,22 @@ static class RunCommand
         var image = new Argument<string>("IMAGE") { Description = "The image to run" };
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments (options end at IMAGE)", Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true };
 
+        image.Validators.Add(a =>
+        {
+            if (a.Tokens.FirstOrDefault()?.Value is { Length: > 1 } t && t[0] == '-') a.AddError($"unknown flag: {t}");
+        });
+
         var cmd = new Command("run", "Create and run a new container from an image")
         {
             interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly, image, command,
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
-            if (r.GetValue(image) is { } i && i.StartsWith('-'))
-                return Output.Fail($"unknown flag: {i}\nSee 'incrun run --help'.");
             if (r.GetValue(detach)) return Output.Fail("--detach is not available yet: containers run in the foreground");
             var options = new RunOptions
             {
                 Image = r.GetValue(image)!,
-                Command = r.GetValue(command) ?? [],
+                Command = VerbatimCommand ?? r.GetValue(command) ?? [],
                 Interactive = r.GetValue(interactive),
                 Tty = r.GetValue(tty),
                 Remove = r.GetValue(rm),

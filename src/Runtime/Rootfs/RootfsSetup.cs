@@ -122,7 +122,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
         int existing = sys.OpenInRoot(rootFd, path, Libc.O_PATH, 0);
         if (existing >= 0) { sys.Close(existing); return; }
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        int dirFd = Libc.dup(rootFd);
+        int dirFd = Check(Libc.dup(rootFd) is var d and >= 0 ? d : -Libc.Errno, "dup", RootPath);
         try
         {
             for (int i = 0; i < parts.Length; i++)

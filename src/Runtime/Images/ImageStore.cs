@@ -1,0 +1,314 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Inception.Runtime.Errors;
+using Inception.Runtime.Native;
+using static Inception.Runtime.Native.Libc;
+
+namespace Inception.Runtime.Images;
+
+/// <summary>An image in the store.</summary>
+/// <param name="Id">"sha256:&lt;hex&gt;" of the config blob</param>
+/// <param name="LayerDirs">absolute paths of the unpacked layers, bottom layer first</param>
+/// <param name="RepoTags">familiar names tagged to this image ("busybox:latest")</param>
+/// <param name="Size">bytes of file content in all layers</param>
+internal sealed record Image(string Id, ImageConfig Config, IReadOnlyList<string> LayerDirs, IReadOnlyList<string> RepoTags, long Size)
+{
+    public string ShortId => Id[7..19];
+}
+
+/// <summary>One row of <c>incrun images</c>: an image under one of its tags, or &lt;none&gt; when untagged.</summary>
+internal sealed record ImageSummary(string Repository, string Tag, string Id, DateTimeOffset? Created, long Size)
+{
+    public string ShortId => Id[7..19];
+}
+
+/// <summary>
+/// Images on disk. Layout under the root (default /var/lib/incrun):
+/// <c>blobs/sha256/&lt;hex&gt;</c> image config JSON named by the sha256 of its bytes (the image id);
+/// <c>layers/sha256/&lt;hex&gt;/</c> an unpacked layer keyed by its diff id, shared by every image using it,
+/// with <c>layers/sha256/&lt;hex&gt;.json</c> beside it recording its size;
+/// <c>images/index.json</c> canonical reference → image id, rewritten atomically under <c>images/lock</c>.
+/// </summary>
+internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
+{
+    public const string DefaultRoot = "/var/lib/incrun";
+
+    public string Root { get; } = Path.GetFullPath(root);
+    string BlobDir => Path.Combine(Root, "blobs", "sha256");
+    string LayersDir => Path.Combine(Root, "layers");
+    string ImagesDir => Path.Combine(Root, "images");
+    string IndexPath => Path.Combine(ImagesDir, "index.json");
+
+    public string LayerDir(string diffId) => Path.Combine(LayersDir, "sha256", Hex(diffId));
+
+    /// <summary>
+    /// Creates an image from one filesystem tarball (plain or gzip), like <c>docker import</c>: the layer is
+    /// unpacked once (an identical layer already stored is reused), <paramref name="changes"/> are Dockerfile
+    /// instructions applied to the config, and <paramref name="reference"/> (when given) is moved to the new image.
+    /// </summary>
+    public Image Import(Stream tar, string? reference, IEnumerable<string> changes)
+    {
+        var name = reference is null ? null : ImageReference.Parse(reference);
+        var now = DateTimeOffset.UtcNow;
+        var config = new ImageConfig { Created = now };
+        DockerfileChange.ApplyAll(config, changes); // before unpacking: a bad --change fails fast
+        var layer = UnpackLayer(tar);
+        config.RootFs.DiffIds.Add(layer.DiffId);
+        config.History = [new HistoryEntry { Created = now, CreatedBy = "incrun import", Comment = "Imported from tarball" }];
+        var id = StoreConfig(config);
+        if (name is not null) Tag(name, id);
+        return Load(id);
+    }
+
+    /// <summary>Unpacks a layer into a temporary directory and moves it to layers/sha256/&lt;diff id&gt;.</summary>
+    public LayerResult UnpackLayer(Stream tar)
+    {
+        var shaDir = Path.Combine(LayersDir, "sha256");
+        Directory.CreateDirectory(shaDir);
+        var tmp = Path.Combine(LayersDir, "tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+        Directory.CreateDirectory(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+            UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        LayerResult result;
+        try
+        {
+            result = LayerExtractor.Extract(tar, tmp);
+        }
+        catch
+        {
+            RemoveQuietly(tmp);
+            throw;
+        }
+        var info = new LayerInfo { DiffId = result.DiffId, Size = result.Size };
+        WriteAtomically(LayerDir(result.DiffId) + ".json", JsonSerializer.SerializeToUtf8Bytes(info, ImageJsonContext.Default.LayerInfo));
+        var final = LayerDir(result.DiffId);
+        if (Directory.Exists(final)) RemoveQuietly(tmp);
+        else
+        {
+            try { Directory.Move(tmp, final); }
+            catch (IOException) when (Directory.Exists(final)) { RemoveQuietly(tmp); } // a concurrent import won
+        }
+        return result;
+    }
+
+    /// <summary>Finds an image by name (busybox, busybox:latest, docker.io/library/busybox:latest), id or id prefix (≥ 4 hex).</summary>
+    public Image Resolve(string reference)
+    {
+        if (TryResolve(reference) is { } image) return image;
+        var shown = ImageReference.TryParse(reference, out var r, out _) ? r.Familiar : reference;
+        throw RuntimeError.Plain($"Unable to find image '{shown}' locally", 125);
+    }
+
+    public Image? TryResolve(string reference)
+    {
+        var id = reference.StartsWith("sha256:", StringComparison.Ordinal) ? reference[7..] : reference;
+        if (id.Length == 64 && IsHex(id) && File.Exists(Path.Combine(BlobDir, id))) return Load("sha256:" + id);
+        bool parsed = ImageReference.TryParse(reference, out var name, out var error);
+        if (parsed && ReadIndex().References.TryGetValue(name.Canonical, out var tagged)) return Load(tagged);
+        if (id.Length >= 4 && id.Length <= 64 && IsHex(id))
+        {
+            string? match = null;
+            foreach (var blob in BlobIds())
+            {
+                if (!blob.StartsWith(id, StringComparison.Ordinal)) continue;
+                if (match is not null) throw RuntimeError.Plain($"image id prefix '{reference}' is ambiguous: it matches {match[..12]} and {blob[..12]}");
+                match = blob;
+            }
+            if (match is not null) return Load("sha256:" + match);
+        }
+        if (!parsed) throw RuntimeError.Plain($"invalid reference format: {error}");
+        return null;
+    }
+
+    /// <summary>Every image under each of its tags, untagged images once as &lt;none&gt;:&lt;none&gt;; newest first.</summary>
+    public IReadOnlyList<ImageSummary> List()
+    {
+        var tags = TagsById();
+        var rows = new List<ImageSummary>();
+        foreach (var hex in BlobIds())
+        {
+            var image = Load("sha256:" + hex, tags);
+            if (image.RepoTags.Count == 0) rows.Add(new("<none>", "<none>", image.Id, image.Config.Created, image.Size));
+            foreach (var t in image.RepoTags)
+            {
+                var r = ImageReference.Parse(t);
+                rows.Add(new(r.Repository, r.Tag ?? "<none>", image.Id, image.Config.Created, image.Size));
+            }
+        }
+        rows.Sort((a, b) => b.Created.GetValueOrDefault().CompareTo(a.Created.GetValueOrDefault()) is var c and not 0
+            ? c : string.CompareOrdinal(a.Repository + ":" + a.Tag, b.Repository + ":" + b.Tag));
+        return rows;
+    }
+
+    /// <summary>Points <paramref name="name"/> at <paramref name="id"/>, moving it off any other image.</summary>
+    public void Tag(ImageReference name, string id)
+    {
+        Directory.CreateDirectory(ImagesDir);
+        int lockFd = Libc.open(Path.Combine(ImagesDir, "lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0x180);
+        if (lockFd < 0) throw new RuntimeError("open", Path.Combine(ImagesDir, "lock"), Errno);
+        try
+        {
+            while (flock(lockFd, LOCK_EX) < 0)
+                if (Errno != EINTR) throw new RuntimeError("flock", Path.Combine(ImagesDir, "lock"), Errno);
+            var index = ReadIndex();
+            index.References[name.Canonical] = id;
+            WriteAtomically(IndexPath, JsonSerializer.SerializeToUtf8Bytes(index, ImageJsonContext.Default.ImageIndex));
+        }
+        finally { Libc.close(lockFd); }
+    }
+
+    /// <summary>
+    /// The contents of the regular file <paramref name="path"/> as the image shows it: the topmost layer that has it
+    /// wins. Each layer is searched with openat2(RESOLVE_IN_ROOT), so a symlink in the image cannot lead out of it
+    /// (a symlink is followed within its own layer only). Null when no layer has it.
+    /// Whiteouts (.wh.*) are not honoured yet: they only appear with multi-layer images.
+    /// </summary>
+    public static unsafe byte[]? ReadFile(Image image, string path)
+    {
+        for (int i = image.LayerDirs.Count - 1; i >= 0; i--)
+        {
+            var dir = image.LayerDirs[i];
+            int dfd = Libc.open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+            if (dfd < 0) throw new RuntimeError("open", dir, Errno);
+            try
+            {
+                int fd = OpenAt2(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                if (fd < 0)
+                {
+                    if (Errno is ENOENT or ENOTDIR) continue;
+                    throw new RuntimeError("openat2", $"{dir}:{path}", Errno);
+                }
+                using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+                Stat st;
+                if (fstat(fd, &st) < 0) throw new RuntimeError("fstat", $"{dir}:{path}", Errno);
+                if ((st.Mode & S_IFMT) != S_IFREG) throw RuntimeError.Plain($"read {path} in image {image.ShortId}: not a regular file");
+                if (st.Size > 64 << 20) throw RuntimeError.Plain($"read {path} in image {image.ShortId}: file is larger than 64 MiB");
+                using var stream = new FileStream(handle, FileAccess.Read, 0);
+                using var ms = new MemoryStream((int)st.Size);
+                stream.CopyTo(ms);
+                return ms.ToArray();
+            }
+            finally { Libc.close(dfd); }
+        }
+        return null;
+    }
+
+    Image Load(string id, Dictionary<string, List<string>>? tagsById = null)
+    {
+        var hex = Hex(id);
+        var blob = Path.Combine(BlobDir, hex);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(blob); }
+        catch (FileNotFoundException) { throw RuntimeError.Plain($"image {hex[..12]}: config blob {blob} is missing"); }
+        // Not re-hashed here: blobs are verified when written (temp file + rename), and hashing on every
+        // run would load OpenSSL, which costs milliseconds of start-up.
+        ImageConfig config;
+        try { config = JsonSerializer.Deserialize(bytes, ImageJsonContext.Default.ImageConfig) ?? throw new JsonException("null"); }
+        catch (JsonException e) { throw RuntimeError.Plain($"image {hex[..12]}: config blob {blob} is not valid JSON: {e.Message}"); }
+        var dirs = new List<string>();
+        long size = 0;
+        foreach (var diffId in config.RootFs.DiffIds)
+        {
+            var dir = LayerDir(diffId);
+            if (!Directory.Exists(dir)) throw RuntimeError.Plain($"image {hex[..12]}: layer {diffId} is missing ({dir})");
+            dirs.Add(dir);
+            size += LayerSize(dir);
+        }
+        tagsById ??= TagsById();
+        var tags = tagsById.TryGetValue("sha256:" + hex, out var t) ? t : [];
+        return new Image("sha256:" + hex, config, dirs, tags, size);
+    }
+
+    static long LayerSize(string dir)
+    {
+        try
+        {
+            var info = JsonSerializer.Deserialize(File.ReadAllBytes(dir + ".json"), ImageJsonContext.Default.LayerInfo);
+            if (info is not null) return info.Size;
+        }
+        catch (Exception e) when (e is IOException or JsonException) { }
+        long size = 0; // no record (an older store): count the file bytes
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        foreach (var f in new DirectoryInfo(dir).EnumerateFiles("*", options))
+            if (f.LinkTarget is null) size += f.Length;
+        return size;
+    }
+
+    /// <summary>Stores the config as a blob named by its sha256 and returns the image id.</summary>
+    string StoreConfig(ImageConfig config)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(config, ImageJsonContext.Default.ImageConfig);
+        var hex = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        Directory.CreateDirectory(BlobDir);
+        var path = Path.Combine(BlobDir, hex);
+        if (!File.Exists(path)) WriteAtomically(path, bytes);
+        return "sha256:" + hex;
+    }
+
+    ImageIndex ReadIndex()
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(IndexPath); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return new ImageIndex(); }
+        try { return JsonSerializer.Deserialize(bytes, ImageJsonContext.Default.ImageIndex) ?? new ImageIndex(); }
+        catch (JsonException e) { throw RuntimeError.Plain($"image index {IndexPath} is not valid JSON: {e.Message}"); }
+    }
+
+    Dictionary<string, List<string>> TagsById()
+    {
+        var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (canonical, id) in ReadIndex().References)
+        {
+            if (!result.TryGetValue(id, out var list)) result[id] = list = [];
+            list.Add(ImageReference.TryParse(canonical, out var r, out _) ? r.Familiar : canonical);
+        }
+        return result;
+    }
+
+    IEnumerable<string> BlobIds()
+    {
+        if (!Directory.Exists(BlobDir)) yield break;
+        foreach (var f in Directory.EnumerateFiles(BlobDir))
+        {
+            var name = Path.GetFileName(f);
+            if (name.Length == 64 && IsHex(name)) yield return name;
+        }
+    }
+
+    static void WriteAtomically(string path, byte[] bytes)
+    {
+        var tmp = $"{path}.tmp-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            {
+                fs.Write(bytes);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw RuntimeError.Plain($"write {path}: {e.Message}");
+        }
+    }
+
+    static void RemoveQuietly(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    static string Hex(string id)
+    {
+        var hex = id.StartsWith("sha256:", StringComparison.Ordinal) ? id[7..] : id;
+        if (hex.Length != 64 || !IsHex(hex)) throw RuntimeError.Plain($"invalid image or layer id \"{id}\"");
+        return hex;
+    }
+
+    static bool IsHex(string s)
+    {
+        foreach (var c in s) if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+}
