@@ -10,10 +10,11 @@ namespace Inception.Runtime.Container;
 public readonly record struct StdioFds(int Stdin, int Stdout, int Stderr);
 
 /// <summary>
-/// The container core, one path for every front end: <see cref="Create"/> clones init into the
-/// spec's namespaces and waits until the root filesystem is ready, <see cref="Start"/> lets it exec
-/// the user's command, <see cref="Wait"/> returns its status. The docker-like <c>run</c> and the OCI
-/// verbs both drive this type.
+/// The container core, one path for every front end: <see cref="Spawn"/> clones init into new
+/// namespaces, <see cref="Configure"/> hands it the spec and waits until the root filesystem is ready,
+/// <see cref="Start"/> lets it exec the user's command, <see cref="Wait"/> returns its status. The
+/// docker-like <c>run</c> and the OCI verbs both drive this type. Spawning before the spec is complete
+/// lets the caller resolve the image and write files while init's runtime starts up.
 /// </summary>
 public sealed unsafe class ContainerProcess : IDisposable
 {
@@ -21,23 +22,41 @@ public sealed unsafe class ContainerProcess : IDisposable
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
 
     readonly SyncChannel _sync;
-    readonly ITrace _trace;
     int _status = -1;
 
     public int Pid { get; }
     /// <summary>The pty master with a terminal, else -1. Owned by this object.</summary>
     public int PtyMaster { get; private set; } = -1;
 
-    ContainerProcess(int pid, SyncChannel sync, ITrace trace)
+    ContainerProcess(int pid, SyncChannel sync, int flags)
     {
         Pid = pid;
         _sync = sync;
-        _trace = trace;
+        _flags = flags;
     }
 
+    readonly int _flags;
+
+    /// <summary>Spawn + Configure in one step.</summary>
     public static ContainerProcess Create(Spec spec, string bundle, StdioFds stdio, ITrace trace)
     {
-        int flags = CloneFlags(spec);
+        var container = Spawn(spec.Linux?.Namespaces ?? [], bundle, stdio, trace);
+        try
+        {
+            container.Configure(spec);
+            return container;
+        }
+        catch
+        {
+            container.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Clones init into the given namespaces; it waits for <see cref="Configure"/>.</summary>
+    public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, ITrace trace)
+    {
+        int flags = CloneFlags(namespaces);
         var (runtimeEnd, initEnd) = SyncChannel.CreatePair();
         var env = new List<string> { $"{InitProcess.BundleVariable}={bundle}" };
         int traceFd = -1;
@@ -59,17 +78,16 @@ public sealed unsafe class ContainerProcess : IDisposable
             runtimeEnd.Dispose();
             throw new RuntimeError("clone", FormatFlags(flags), -pid);
         }
-        var container = new ContainerProcess(pid, runtimeEnd, trace);
-        try
-        {
-            container.WaitForReady();
-            return container;
-        }
-        catch
-        {
-            container.Dispose();
-            throw;
-        }
+        return new ContainerProcess(pid, runtimeEnd, flags);
+    }
+
+    /// <summary>Sends init the spec and waits until it has built the root filesystem (throws init's error).</summary>
+    public void Configure(Spec spec)
+    {
+        if (CloneFlags(spec.Linux?.Namespaces ?? []) != _flags)
+            throw RuntimeError.Plain("the spec's namespaces differ from those the container was spawned with");
+        _sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
+        WaitForReady();
     }
 
     void WaitForReady()
@@ -137,10 +155,10 @@ public sealed unsafe class ContainerProcess : IDisposable
         if (PtyMaster >= 0) { Libc.close(PtyMaster); PtyMaster = -1; }
     }
 
-    static int CloneFlags(Spec spec)
+    static int CloneFlags(IReadOnlyList<Namespace> namespaces)
     {
         int flags = 0;
-        foreach (var ns in spec.Linux?.Namespaces ?? [])
+        foreach (var ns in namespaces)
         {
             if (ns.Path is not null)
                 throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported yet");

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Inception.Runtime.Container;
 using Inception.Runtime.Errors;
 using Inception.Runtime.Native;
@@ -11,7 +10,7 @@ namespace Inception.Runtime.Init;
 
 /// <summary>
 /// The container's init: the incrun binary re-executed by the C part inside the new namespaces, as
-/// PID 1. It builds the root filesystem, switches user, reports Ready, waits for Go and execs the
+/// PID 1. It receives the spec from the runtime, builds the root filesystem, switches user, reports Ready, waits for Go and execs the
 /// user's command. Any failure goes back to the runtime as step + path + errno over the sync socket.
 /// </summary>
 public static class InitProcess
@@ -35,8 +34,10 @@ public static class InitProcess
         }
         try
         {
-            var spec = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(bundle, "config.json")), OciJson.Default.Spec)
-                ?? throw RuntimeError.Plain("config.json is empty");
+            var first = sync.Receive();
+            if (first is null) return 125;              // the runtime went away before sending the spec
+            if (first.Value.Kind != SyncKind.Spec) throw RuntimeError.Plain($"sync: expected the spec, got {first.Value.Kind}");
+            var spec = SpecWire.Decode(first.Value.Payload);
             ISyscalls sys = trace.Enabled ? new TracingSyscalls(LinuxSyscalls.Instance, trace) : LinuxSyscalls.Instance;
             Run(spec, bundle, sys, sync);
             return 0; // not reached: Run execs

@@ -80,7 +80,9 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
 
     c.path = path; c.argv = argv; c.envp = envp; c.fds = fds; c.nfds = nfds;
     c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig;
-    pid = clone(child_main, stack + stack_size, clone_flags | SIGCHLD, &c);
+    // CLONE_VM|CLONE_VFORK, as posix_spawn does: no copy of the runtime's page tables and no
+    // copy-on-write faults afterwards; this thread sleeps until the child has exec'd or exited.
+    pid = clone(child_main, stack + stack_size, clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
     if (pid < 0) err = errno;
     close(pipefd[1]);
     if (pid > 0) {

@@ -24,32 +24,19 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     {
         SpecGenerator.Validate(o);
         ContainerDirs.ReapStale(stateRoot);
-        var image = new ImageStore(stateRoot).Resolve(o.Image);
-
         var id = ContainerDirs.NewId();
-        var dir = Path.Combine(ContainerDirs.ContainersRoot(stateRoot), id);
-        var paths = new ContainerPaths(Path.Combine(dir, "rootfs"), Path.Combine(dir, "upper"), Path.Combine(dir, "work"),
-            Path.Combine(dir, "hostname"), Path.Combine(dir, "hosts"), Path.Combine(dir, "resolv.conf"));
-        var c = image.Config.Config;
-        var defaults = new ImageDefaults
-        {
-            Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
-        };
-        var spec = SpecGenerator.Generate(o, defaults, image.LayerDirs, id, paths, p => ImageStore.ReadFile(image, p),
-            o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable);
-
         using var dirs = ContainerDirs.Create(stateRoot, id);
-        WriteEtcFiles(paths, spec.Hostname!, o.Network);
-        File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJson.Default.Spec));
-        if (trace.Enabled)
-            trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
-                $"The OCI runtime spec for container {id[..12]}: image {o.Image}, command {string.Join(' ', spec.Process!.Args)}.");
-
+        var paths = new ContainerPaths(dirs.Rootfs, dirs.Upper, dirs.Work, dirs.File("hostname"), dirs.File("hosts"), dirs.File("resolv.conf"));
         int devNull = Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         var stdio = new StdioFds(o.Interactive && !o.Tty ? 0 : devNull, o.Tty ? devNull : 1, o.Tty ? devNull : 2);
         try
         {
-            using var container = ContainerProcess.Create(spec, dirs.Path, stdio, trace);
+            // Spawn init first: its runtime starts up while the image is read and the spec written.
+            using var container = ContainerProcess.Spawn(SpecGenerator.Namespaces(o), dirs.Path, stdio, trace);
+            var spec = BuildSpec(o, id, paths);
+            WriteEtcFiles(paths, spec.Hostname!, o.Network);
+            container.Configure(spec);
+
             using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
             var registrations = ForwardedSignals
                 .Select(s => PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; container.Signal(s); }))
@@ -59,7 +46,14 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             try
             {
                 container.Start();
-                if (trace.Enabled) trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
+                // The OCI document of the container, for people and later commands; written while it runs.
+                File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJson.Default.Spec));
+                if (trace.Enabled)
+                {
+                    trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
+                        $"The OCI runtime spec of container {id[..12]} (image {o.Image}), kept beside its overlay dirs.");
+                    trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
+                }
                 int status = container.Wait();
                 session?.Drain();
                 return status;
@@ -73,6 +67,18 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         {
             Libc.close(devNull);
         }
+    }
+
+    Spec BuildSpec(RunOptions o, string id, ContainerPaths paths)
+    {
+        var image = new ImageStore(stateRoot).Resolve(o.Image);
+        var c = image.Config.Config;
+        var defaults = new ImageDefaults
+        {
+            Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
+        };
+        return SpecGenerator.Generate(o, defaults, image.LayerDirs, id, paths, p => ImageStore.ReadFile(image, p),
+            o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable);
     }
 
     static void WriteEtcFiles(ContainerPaths paths, string hostname, string network)

@@ -83,8 +83,7 @@ public static partial class SpecGenerator
         if (o.Tty) env.SetDefault("TERM=xterm");
         env.SetDefault($"HOME={user.Home}");
 
-        var namespaces = new List<Namespace> { new() { Type = "pid" }, new() { Type = "mount" }, new() { Type = "uts" }, new() { Type = "ipc" } };
-        if (o.Network == "none") namespaces.Add(new() { Type = "network" });
+        var namespaces = Namespaces(o);
 
         var mounts = new List<Mount>
         {
@@ -133,6 +132,14 @@ public static partial class SpecGenerator
                 ReadonlyPaths = [.. ReadonlyPaths],
             },
         };
+    }
+
+    /// <summary>The namespaces a container of these options gets (known before the image is read).</summary>
+    public static List<Namespace> Namespaces(RunOptions o)
+    {
+        var namespaces = new List<Namespace> { new() { Type = "pid" }, new() { Type = "mount" }, new() { Type = "uts" }, new() { Type = "ipc" } };
+        if (o.Network == "none") namespaces.Add(new() { Type = "network" });
+        return namespaces;
     }
 
     /// <summary><c>HOST:CONTAINER[:ro|rw]</c> with absolute paths on both sides.</summary>

@@ -1,0 +1,134 @@
+namespace Inception.Runtime.Oci;
+
+/// <summary>
+/// The compact binary form in which the runtime hands a <see cref="Spec"/> to the container's init over
+/// the sync socket. config.json stays the OCI document on disk; this is only transport: init would
+/// otherwise spend ~2 ms of its start-up initialising System.Text.Json. Carries every field init reads.
+/// </summary>
+public static class SpecWire
+{
+    const byte Version = 1;
+
+    public static byte[] Encode(Spec spec)
+    {
+        using var ms = new MemoryStream(4096);
+        using (var w = new BinaryWriter(ms))
+        {
+            w.Write(Version);
+            w.Write(spec.OciVersion);
+            WriteOpt(w, spec.Hostname);
+            WriteOpt(w, spec.Domainname);
+            w.Write(spec.Root is not null);
+            if (spec.Root is { } root) { w.Write(root.Path); w.Write(root.Readonly); }
+            w.Write(spec.Mounts.Count);
+            foreach (var m in spec.Mounts)
+            {
+                w.Write(m.Destination);
+                WriteOpt(w, m.Type);
+                WriteOpt(w, m.Source);
+                WriteList(w, m.Options);
+            }
+            w.Write(spec.Annotations?.Count ?? -1);
+            foreach (var (k, v) in spec.Annotations ?? []) { w.Write(k); w.Write(v); }
+            w.Write(spec.Process is not null);
+            if (spec.Process is { } p)
+            {
+                w.Write(p.Terminal);
+                w.Write(p.ConsoleSize is not null);
+                if (p.ConsoleSize is { } box) { w.Write(box.Height); w.Write(box.Width); }
+                w.Write(p.User.Uid);
+                w.Write(p.User.Gid);
+                w.Write(p.User.Umask ?? uint.MaxValue);
+                w.Write(p.User.AdditionalGids?.Count ?? -1);
+                foreach (var g in p.User.AdditionalGids ?? []) w.Write(g);
+                WriteList(w, p.Args);
+                WriteList(w, p.Env);
+                w.Write(p.Cwd);
+                w.Write(p.NoNewPrivileges);
+            }
+            w.Write(spec.Linux is not null);
+            if (spec.Linux is { } l)
+            {
+                w.Write(l.Namespaces.Count);
+                foreach (var ns in l.Namespaces) { w.Write(ns.Type); WriteOpt(w, ns.Path); }
+                WriteList(w, l.MaskedPaths);
+                WriteList(w, l.ReadonlyPaths);
+                WriteOpt(w, l.RootfsPropagation);
+                WriteOpt(w, l.CgroupsPath);
+            }
+        }
+        return ms.ToArray();
+    }
+
+    public static Spec Decode(ReadOnlySpan<byte> bytes)
+    {
+        using var r = new BinaryReader(new MemoryStream(bytes.ToArray()));
+        if (r.ReadByte() != Version) throw new InvalidDataException("spec from the runtime has an unknown version");
+        var spec = new Spec { OciVersion = r.ReadString(), Hostname = ReadOpt(r), Domainname = ReadOpt(r) };
+        if (r.ReadBoolean()) spec.Root = new Root { Path = r.ReadString(), Readonly = r.ReadBoolean() };
+        int mounts = r.ReadInt32();
+        for (int i = 0; i < mounts; i++)
+            spec.Mounts.Add(new Mount { Destination = r.ReadString(), Type = ReadOpt(r), Source = ReadOpt(r), Options = ReadList(r) });
+        int annotations = r.ReadInt32();
+        if (annotations >= 0)
+        {
+            spec.Annotations = new(annotations);
+            for (int i = 0; i < annotations; i++) spec.Annotations[r.ReadString()] = r.ReadString();
+        }
+        if (r.ReadBoolean())
+        {
+            var p = new Process { Terminal = r.ReadBoolean() };
+            if (r.ReadBoolean()) p.ConsoleSize = new Box { Height = r.ReadUInt32(), Width = r.ReadUInt32() };
+            p.User.Uid = r.ReadUInt32();
+            p.User.Gid = r.ReadUInt32();
+            uint umask = r.ReadUInt32();
+            p.User.Umask = umask == uint.MaxValue ? null : umask;
+            int gids = r.ReadInt32();
+            if (gids >= 0)
+            {
+                p.User.AdditionalGids = new(gids);
+                for (int i = 0; i < gids; i++) p.User.AdditionalGids.Add(r.ReadUInt32());
+            }
+            p.Args = ReadList(r) ?? [];
+            p.Env = ReadList(r) ?? [];
+            p.Cwd = r.ReadString();
+            p.NoNewPrivileges = r.ReadBoolean();
+            spec.Process = p;
+        }
+        if (r.ReadBoolean())
+        {
+            var l = new Linux();
+            int count = r.ReadInt32();
+            for (int i = 0; i < count; i++) l.Namespaces.Add(new Namespace { Type = r.ReadString(), Path = ReadOpt(r) });
+            l.MaskedPaths = ReadList(r);
+            l.ReadonlyPaths = ReadList(r);
+            l.RootfsPropagation = ReadOpt(r);
+            l.CgroupsPath = ReadOpt(r);
+            spec.Linux = l;
+        }
+        return spec;
+    }
+
+    static void WriteOpt(BinaryWriter w, string? s)
+    {
+        w.Write(s is not null);
+        if (s is not null) w.Write(s);
+    }
+
+    static string? ReadOpt(BinaryReader r) => r.ReadBoolean() ? r.ReadString() : null;
+
+    static void WriteList(BinaryWriter w, List<string>? list)
+    {
+        w.Write(list?.Count ?? -1);
+        foreach (var s in list ?? []) w.Write(s);
+    }
+
+    static List<string>? ReadList(BinaryReader r)
+    {
+        int n = r.ReadInt32();
+        if (n < 0) return null;
+        var list = new List<string>(n);
+        for (int i = 0; i < n; i++) list.Add(r.ReadString());
+        return list;
+    }
+}
