@@ -35,6 +35,9 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             using var container = ContainerProcess.Spawn(SpecGenerator.Namespaces(o), dirs.Path, stdio, trace);
             var spec = BuildSpec(o, id, paths);
             WriteEtcFiles(paths, spec.Hostname!, o.Network);
+            // The OCI document of the container, for people and later commands. Written here, where
+            // this process would otherwise wait for init's runtime to start.
+            File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJson.Default.Spec));
             container.Configure(spec);
 
             using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
@@ -46,8 +49,6 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             try
             {
                 container.Start();
-                // The OCI document of the container, for people and later commands; written while it runs.
-                File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJson.Default.Spec));
                 if (trace.Enabled)
                 {
                     trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
