@@ -38,6 +38,9 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             // The OCI document of the container, for people and later commands. Written here, where
             // this process would otherwise wait for init's runtime to start.
             File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJson.Default.Spec));
+            if (trace.Enabled)
+                trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
+                    $"The OCI runtime spec of container {id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");
             container.Configure(spec);
 
             using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
@@ -50,11 +53,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             {
                 container.Start();
                 if (trace.Enabled)
-                {
-                    trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
-                        $"The OCI runtime spec of container {id[..12]} (image {o.Image}), kept beside its overlay dirs.");
                     trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
-                }
                 int status = container.Wait();
                 session?.Drain();
                 return status;

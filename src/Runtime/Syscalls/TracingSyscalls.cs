@@ -85,10 +85,12 @@ static class Explain
         if ((flags & MountFlags.MS_REMOUNT) != 0 && (flags & MountFlags.MS_RDONLY) != 0)
             return $"Make {target} read-only.";
         if ((flags & (MountFlags.MS_PRIVATE | MountFlags.MS_SLAVE | MountFlags.MS_SHARED)) != 0 && fstype is null)
-            return "Stop mount events propagating between this new mount namespace and the host's.";
+            return target == "/"
+                ? "Stop mounts made in this new mount namespace from propagating back to the host's."
+                : $"Make the mount at {target} private: mounts made under it stay inside the container.";
         if ((flags & MountFlags.MS_BIND) != 0)
-            return source == "/dev/null"
-                ? $"Hide {target} by covering it with /dev/null."
+            return source == "/dev/null" ? $"Hide {target} by covering it with /dev/null."
+                : source == target ? $"Bind {target} onto itself, so that it can be made read-only on its own."
                 : $"Bind-mount {source} at {target}: the same files, seen from inside the container.";
         return fstype switch
         {
