@@ -77,6 +77,8 @@ static class RunCommand
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
+            if (r.GetValue(tty) && r.GetValue(interactive) && Native.Libc.isatty(0) != 1)
+                return Output.Fail("the input device is not a TTY");
             if (r.GetValue(detach)) return Output.Fail("--detach is not available yet: containers run in the foreground");
             var options = new RunOptions
             {

@@ -35,7 +35,7 @@ internal static class LayerStreams
 }
 
 /// <summary>Replays bytes already read from a stream, then continues with the stream.</summary>
-internal sealed class PrefixedStream(byte[] prefix, Stream inner) : Stream
+internal sealed class PrefixedStream(byte[] prefix, Stream inner) : ForwardOnlyStream
 {
     int _pos;
 
@@ -53,19 +53,10 @@ internal sealed class PrefixedStream(byte[] prefix, Stream inner) : Stream
         return inner.Read(buffer);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>Computes the sha256 of every byte read through it: the layer's diff id.</summary>
-internal sealed class HashingStream(Stream inner) : Stream
+internal sealed class HashingStream(Stream inner) : ForwardOnlyStream
 {
     readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
@@ -101,6 +92,11 @@ internal sealed class HashingStream(Stream inner) : Stream
         base.Dispose(disposing);
     }
 
+}
+
+/// <summary>A stream that can only be read forward, once.</summary>
+internal abstract class ForwardOnlyStream : Stream
+{
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;

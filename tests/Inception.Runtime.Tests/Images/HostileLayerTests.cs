@@ -6,7 +6,7 @@ namespace Inception.Runtime.Tests.Images;
 
 /// <summary>Archives that try to write or link outside the layer directory.</summary>
 [TestFixture, System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public class HostileLayerTests : TempDirTest
+public class HostileLayerTests : LayerTest
 {
     // <Dir>/a/b/layer: "../../.." from the layer reaches /tmp's level, so escapes would be visible in Dir.
     string Layer => Path.Combine(Dir, "a", "b", "layer");

@@ -7,7 +7,7 @@ using NUnit.Framework;
 namespace Inception.Runtime.Tests.Images;
 
 [TestFixture, System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public class ImageStoreTests : TempDirTest
+public class ImageStoreTests : LayerTest
 {
     string StoreRoot => Path.Combine(Dir, "store");
     ImageStore Store => new(StoreRoot);

@@ -9,7 +9,7 @@ using static Inception.Runtime.Tests.Images.TarFixture;
 namespace Inception.Runtime.Tests.Images;
 
 [TestFixture, System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public class LayerExtractorTests : TempDirTest
+public class LayerExtractorTests : LayerTest
 {
     string Layer => Path.Combine(Dir, "layer");
 

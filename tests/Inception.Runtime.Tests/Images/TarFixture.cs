@@ -89,25 +89,10 @@ internal sealed class TarFixture
     }
 }
 
-/// <summary>A fresh directory under /tmp per test, removed in TearDown whatever the outcome.</summary>
+/// <summary>A temp dir per test plus lstat/xattr helpers for checking what extraction wrote.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public abstract class TempDirTest
+public abstract class LayerTest : TempDirTest
 {
-    protected string Dir { get; private set; } = "";
-
-    [SetUp]
-    public void CreateTempDir()
-    {
-        Dir = Path.Combine(Path.GetTempPath(), "incrun-images-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Dir);
-    }
-
-    [TearDown]
-    public void RemoveTempDir()
-    {
-        if (Directory.Exists(Dir)) Directory.Delete(Dir, recursive: true);
-    }
-
     internal static Libc.Stat LStat(string path)
     {
         int err = Libc.LStat(path, out var st);

@@ -10,7 +10,7 @@ namespace Inception.Runtime.Tests.Unit;
 /// <summary>The order and arguments of the kernel steps that build a root filesystem, against the
 /// recording double. Prepare() opens the real root directory (O_PATH), so the root is a temp dir.</summary>
 [TestFixture, System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public class RootfsSetupTests : UnitTempDir
+public class RootfsSetupTests : TempDirTest
 {
     string Root => Path.Combine(Dir, "rootfs");
 

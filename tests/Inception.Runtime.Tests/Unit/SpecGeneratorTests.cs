@@ -9,7 +9,7 @@ namespace Inception.Runtime.Tests.Unit;
 
 /// <summary>Image config + run flags → OCI spec, docker's defaults and messages.</summary>
 [TestFixture, System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public class SpecGeneratorTests : UnitTempDir
+public class SpecGeneratorTests : TempDirTest
 {
     const string Id = "0123456789abcdef0123";
 

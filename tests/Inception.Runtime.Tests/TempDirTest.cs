@@ -1,17 +1,17 @@
 using NUnit.Framework;
 
-namespace Inception.Runtime.Tests.Unit;
+namespace Inception.Runtime.Tests;
 
 /// <summary>A fresh temporary directory per test, removed afterwards.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public abstract class UnitTempDir
+public abstract class TempDirTest
 {
     protected string Dir { get; private set; } = "";
 
     [SetUp]
     public void CreateTempDir()
     {
-        Dir = Path.Combine(Path.GetTempPath(), "incrun-unit-" + Guid.NewGuid().ToString("N")[..12]);
+        Dir = Path.Combine(Path.GetTempPath(), "incrun-test-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Dir);
     }
 
