@@ -53,7 +53,7 @@ internal static class DockerfileChange
                 break;
             case "WORKDIR":
                 var dir = Single(instruction, rest);
-                c.WorkingDir = CleanPath(dir.StartsWith('/') ? dir : (c.WorkingDir ?? "/") + "/" + dir);
+                c.WorkingDir = Rootfs.ContainerPath.Clean(dir.StartsWith('/') ? dir : (c.WorkingDir ?? "/") + "/" + dir);
                 break;
             case "USER":
                 c.User = Single(instruction, rest);
@@ -179,15 +179,4 @@ internal static class DockerfileChange
         for (int p = lo; p <= hi; p++) yield return $"{p}/{proto}";
     }
 
-    static string CleanPath(string path)
-    {
-        var parts = new List<string>();
-        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part == ".") continue;
-            if (part == "..") { if (parts.Count > 0) parts.RemoveAt(parts.Count - 1); continue; }
-            parts.Add(part);
-        }
-        return "/" + string.Join('/', parts);
-    }
 }

@@ -137,7 +137,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
                     if (r == -17 /* EEXIST */ && ReadLink(dirFd, parts[i]) is { } target)
                     {
                         var parent = "/" + string.Join('/', parts, 0, i);
-                        EnsureInRoot(rootFd, InRoot(target.StartsWith('/') ? target : parent + "/" + target), !file, depth + 1);
+                        EnsureInRoot(rootFd, ContainerPath.Clean(target.StartsWith('/') ? target : parent + "/" + target), !file, depth + 1);
                     }
                     else if (r < 0 && r != -17) throw new RuntimeError(file ? "create mount point" : "mkdir", sub, -r);
                     next = sys.OpenInRoot(rootFd, sub, Libc.O_PATH, 0);
@@ -155,19 +155,6 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
         byte* buf = stackalloc byte[4096];
         nint n = Libc.readlinkat(dirFd, name, buf, 4096);
         return n <= 0 ? null : System.Text.Encoding.UTF8.GetString(buf, (int)n);
-    }
-
-    /// <summary>Cleans a path lexically with ".." stopping at "/", the way a lookup inside the root does.</summary>
-    internal static string InRoot(string path)
-    {
-        var stack = new List<string>();
-        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part == ".") continue;
-            if (part == "..") { if (stack.Count > 0) stack.RemoveAt(stack.Count - 1); continue; }
-            stack.Add(part);
-        }
-        return "/" + string.Join('/', stack);
     }
 
     void CreateDevices(int rootFd)
