@@ -4,6 +4,7 @@
 set -euo pipefail
 
 incrun=${1:-incrun}
+case "$incrun" in */*) incrun=$(realpath "$incrun") ;; esac
 if ! command -v "$incrun" >/dev/null 2>&1; then
     echo "busybox.sh: incrun binary \"$incrun\" not found" >&2
     exit 1

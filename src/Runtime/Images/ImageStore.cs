@@ -6,13 +6,21 @@ using static Inception.Runtime.Native.Libc;
 
 namespace Inception.Runtime.Images;
 
-/// <summary>An image in the store.</summary>
+/// <summary>An image in the store. Tags and size are read on first use: `run` needs neither.</summary>
 /// <param name="Id">"sha256:&lt;hex&gt;" of the config blob</param>
 /// <param name="LayerDirs">absolute paths of the unpacked layers, bottom layer first</param>
-/// <param name="RepoTags">familiar names tagged to this image ("busybox:latest")</param>
-/// <param name="Size">bytes of file content in all layers</param>
-internal sealed record Image(string Id, ImageConfig Config, IReadOnlyList<string> LayerDirs, IReadOnlyList<string> RepoTags, long Size)
+/// <param name="repoTags">familiar names tagged to this image ("busybox:latest"), read on first use</param>
+/// <param name="size">bytes of file content in all layers, read on first use</param>
+internal sealed class Image(string Id, ImageConfig Config, IReadOnlyList<string> LayerDirs, Func<IReadOnlyList<string>> repoTags, Func<long> size)
 {
+    readonly Lazy<IReadOnlyList<string>> _repoTags = new(repoTags, LazyThreadSafetyMode.None);
+    readonly Lazy<long> _size = new(size, LazyThreadSafetyMode.None);
+
+    public string Id { get; } = Id;
+    public ImageConfig Config { get; } = Config;
+    public IReadOnlyList<string> LayerDirs { get; } = LayerDirs;
+    public IReadOnlyList<string> RepoTags => _repoTags.Value;
+    public long Size => _size.Value;
     public string ShortId => Id[7..19];
 }
 
@@ -205,17 +213,15 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         try { config = JsonSerializer.Deserialize(bytes, ImageJsonContext.Default.ImageConfig) ?? throw new JsonException("null"); }
         catch (JsonException e) { throw RuntimeError.Plain($"image {hex[..12]}: config blob {blob} is not valid JSON: {e.Message}"); }
         var dirs = new List<string>();
-        long size = 0;
         foreach (var diffId in config.RootFs.DiffIds)
         {
             var dir = LayerDir(diffId);
             if (!Directory.Exists(dir)) throw RuntimeError.Plain($"image {hex[..12]}: layer {diffId} is missing ({dir})");
             dirs.Add(dir);
-            size += LayerSize(dir);
         }
-        tagsById ??= TagsById();
-        var tags = tagsById.TryGetValue("sha256:" + hex, out var t) ? t : [];
-        return new Image("sha256:" + hex, config, dirs, tags, size);
+        return new Image("sha256:" + hex, config, dirs,
+            () => (tagsById ?? TagsById()).TryGetValue("sha256:" + hex, out var t) ? t : [],
+            () => dirs.Sum(LayerSize));
     }
 
     static long LayerSize(string dir)

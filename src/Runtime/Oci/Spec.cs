@@ -94,3 +94,10 @@ public static class IncrunAnnotations
     ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true)]
 [JsonSerializable(typeof(Spec))]
 internal sealed partial class OciJson : JsonSerializerContext;
+
+/// <summary>Writes config.json through the source generator's fast path (straight Utf8JsonWriter code):
+/// no per-property metadata is built on the run path.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    GenerationMode = JsonSourceGenerationMode.Serialization)]
+[JsonSerializable(typeof(Spec))]
+internal sealed partial class OciJsonWriter : JsonSerializerContext;

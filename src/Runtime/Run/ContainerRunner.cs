@@ -37,7 +37,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             WriteEtcFiles(paths, spec.Hostname!, o.Network);
             // The OCI document of the container, for people and later commands. Written here, where
             // this process would otherwise wait for init's runtime to start.
-            File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJson.Default.Spec));
+            File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
             if (trace.Enabled)
                 trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
                     $"The OCI runtime spec of container {id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");

@@ -121,7 +121,7 @@ public class ImageStoreTests : LayerTest
         File.CreateSymbolicLink(Path.Combine(upper, "etc/passwd"), "../../../../../../../../etc/group");
         File.CreateSymbolicLink(Path.Combine(upper, "hostgroup"), "/etc/group");
         File.CreateSymbolicLink(Path.Combine(upper, "loop"), "/loop");
-        var layered = image with { LayerDirs = [image.LayerDirs[0], upper] };
+        var layered = new Image(image.Id, image.Config, [image.LayerDirs[0], upper], () => image.RepoTags, () => image.Size);
 
         Assert.That(Encoding.UTF8.GetString(ImageStore.ReadFile(layered, "/etc/group")!), Is.EqualTo("upper group\n"), "top layer wins");
         Assert.That(Encoding.UTF8.GetString(ImageStore.ReadFile(layered, "/etc/passwd")!), Is.EqualTo("upper group\n"),
