@@ -6,8 +6,10 @@ namespace Inception.Runtime.State;
 /// <summary>
 /// Per-container directories under <c>&lt;root&gt;/containers/&lt;id&gt;</c>: config.json, the overlay's
 /// upper and work dirs, the rootfs mount point, and hostname/hosts/resolv.conf. The process that owns a
-/// container holds an exclusive flock on its <c>lock</c> file for as long as it runs; a directory whose
-/// lock can be taken belongs to a crashed incrun and is removed by the next command (<see cref="ReapStale"/>).
+/// container holds an exclusive flock on the directory itself for as long as it runs; a directory that
+/// can be locked belongs to a crashed incrun and is removed by the next command (<see cref="ReapStale"/>).
+/// A directory is made under a dot-name, locked, then renamed into place, so no other command can see it
+/// unlocked.
 /// </summary>
 public sealed class ContainerDirs : IDisposable
 {
@@ -41,21 +43,23 @@ public sealed class ContainerDirs : IDisposable
     /// <summary>Creates and locks the directory of a new container.</summary>
     public static ContainerDirs Create(string stateRoot, string id)
     {
-        var path = System.IO.Path.Combine(ContainersRoot(stateRoot), id);
+        var root = ContainersRoot(stateRoot);
+        var path = System.IO.Path.Combine(root, id);
+        var temp = System.IO.Path.Combine(root, "." + id);
         try
         {
-            Directory.CreateDirectory(ContainersRoot(stateRoot));
-            Directory.CreateDirectory(path);
+            Directory.CreateDirectory(temp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw RuntimeError.Plain($"create container dir {path}: {e.Message}");
+            throw RuntimeError.Plain($"create container dir {temp}: {e.Message}");
         }
-        int fd = Libc.open(System.IO.Path.Combine(path, "lock"), Libc.O_CREAT | Libc.O_RDWR | Libc.O_CLOEXEC, 0x180);
-        if (fd < 0 || Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) < 0)
+        int fd = Libc.open(temp, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (fd < 0 || Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) < 0 || Libc.rename(temp, path) < 0)
         {
             int errno = Libc.Errno;
             if (fd >= 0) Libc.close(fd);
+            Remove(temp);
             throw new RuntimeError("lock", path, errno);
         }
         var dirs = new ContainerDirs(id, path, fd);
@@ -72,8 +76,8 @@ public sealed class ContainerDirs : IDisposable
         _lockFd = -1;
     }
 
-    /// <summary>Removes container directories left by an incrun that crashed or was killed. A directory
-    /// without a lock file younger than a minute is one being created right now, and is left alone.</summary>
+    /// <summary>Removes container directories left by an incrun that crashed or was killed: those that
+    /// can be locked. A dot-named one is being created; it is removed only when a minute old.</summary>
     public static int ReapStale(string stateRoot)
     {
         var root = ContainersRoot(stateRoot);
@@ -81,18 +85,13 @@ public sealed class ContainerDirs : IDisposable
         int reaped = 0;
         foreach (var dir in Directory.EnumerateDirectories(root))
         {
-            var lockPath = System.IO.Path.Combine(dir, "lock");
-            int fd = Libc.open(lockPath, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
-            if (fd < 0)
-            {
-                if (DateTime.UtcNow - Directory.GetCreationTimeUtc(dir) < TimeSpan.FromMinutes(1)) continue;
-                Remove(dir);
-                reaped++;
-                continue;
-            }
+            if (System.IO.Path.GetFileName(dir).StartsWith('.') &&
+                DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) < TimeSpan.FromMinutes(1)) continue;
+            int fd = Libc.open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+            if (fd < 0) continue;
             try
             {
-                if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) < 0) continue; // alive
+                if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) < 0) continue; // its incrun is alive
                 Remove(dir);
                 reaped++;
             }
