@@ -6,7 +6,8 @@ namespace Inception.Runtime.Cli.Commands;
 static class RunCommand
 {
     static readonly HashSet<string> LongWithValue =
-        ["--env", "--env-file", "--workdir", "--user", "--hostname", "--volume", "--entrypoint", "--network", "--net", "--name", "--root"];
+        ["--env", "--env-file", "--workdir", "--user", "--hostname", "--volume", "--entrypoint", "--network", "--net", "--name", "--root",
+         "--cap-add", "--cap-drop", "--security-opt"];
     const string ShortWithValue = "ewuhv";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
@@ -63,6 +64,10 @@ static class RunCommand
         var entrypoint = new Option<string?>("--entrypoint") { Description = "Overwrite the default ENTRYPOINT of the image" };
         var network = new Option<string>("--network", "--net") { Description = "Connect a container to a network: none (default) or host", DefaultValueFactory = _ => "none" };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the container's root filesystem as read only" };
+        var capAdd = new Option<string[]>("--cap-add") { Description = "Add Linux capabilities (e.g. SYS_ADMIN, or ALL)" };
+        var capDrop = new Option<string[]>("--cap-drop") { Description = "Drop Linux capabilities (e.g. NET_RAW, or ALL)" };
+        var privileged = new Option<bool>("--privileged") { Description = "Give the container every capability and no masked or read-only paths" };
+        var securityOpt = new Option<string[]>("--security-opt") { Description = "Security options: no-new-privileges[=true|false]" };
         var image = new Argument<string>("IMAGE") { Description = "The image to run" };
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments (options end at IMAGE)", Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true };
 
@@ -73,7 +78,8 @@ static class RunCommand
 
         var cmd = new Command("run", "Create and run a new container from an image")
         {
-            interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly, image, command,
+            interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
+            capAdd, capDrop, privileged, securityOpt, image, command,
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
@@ -97,6 +103,10 @@ static class RunCommand
                 Entrypoint = r.GetValue(entrypoint),
                 Network = r.GetValue(network)!,
                 ReadOnly = r.GetValue(readOnly),
+                CapAdd = r.GetValue(capAdd) ?? [],
+                CapDrop = r.GetValue(capDrop) ?? [],
+                Privileged = r.GetValue(privileged),
+                SecurityOpts = r.GetValue(securityOpt) ?? [],
             };
             return new ContainerRunner(r.GetValue(GlobalOptions.Root)!, GlobalOptions.Trace(r)).Run(options);
         }));

@@ -3,6 +3,7 @@ using Inception.Runtime.Errors;
 using Inception.Runtime.Native;
 using Inception.Runtime.Oci;
 using Inception.Runtime.Rootfs;
+using Inception.Runtime.Security;
 using Inception.Runtime.Syscalls;
 using Inception.Runtime.Trace;
 
@@ -82,9 +83,18 @@ public static class InitProcess
             Check(sys.InterfaceUp("lo"), "bring up", "lo");
 
         var user = process.User;
+        var caps = process.Capabilities;
+        if (caps is not null) CapabilityChanges.DropBounding(sys, caps);
         Check(sys.SetGroups([.. user.AdditionalGids ?? []]), "setgroups", string.Join(',', user.AdditionalGids ?? []));
+        if (caps is not null) Check(sys.SetKeepCapabilities(true), "prctl", "PR_SET_KEEPCAPS");
         Check(sys.SetResGid(user.Gid), "setresgid", user.Gid.ToString());
         Check(sys.SetResUid(user.Uid), "setresuid", user.Uid.ToString());
+        if (caps is not null)
+        {
+            Check(sys.SetKeepCapabilities(false), "prctl", "PR_SET_KEEPCAPS");
+            CapabilityChanges.Apply(sys, caps);
+        }
+        if (process.NoNewPrivileges) Check(sys.SetNoNewPrivileges(), "prctl", "PR_SET_NO_NEW_PRIVS");
         // A change of credentials clears the parent-death signal: set it again so the container dies with incrun.
         Libc.prctl(Libc.PR_SET_PDEATHSIG, 9, 0, 0, 0);
         Libc.umask(user.Umask ?? 0x12 /* 022 */);

@@ -25,8 +25,19 @@ public sealed class Process
     [JsonPropertyName("args")] public List<string> Args { get; set; } = [];
     [JsonPropertyName("env")] public List<string> Env { get; set; } = [];
     [JsonPropertyName("cwd")] public string Cwd { get; set; } = "/";
+    [JsonPropertyName("capabilities")] public LinuxCapabilities? Capabilities { get; set; }
     [JsonPropertyName("noNewPrivileges")] public bool NoNewPrivileges { get; set; }
     [JsonPropertyName("rlimits")] public List<Rlimit>? Rlimits { get; set; }
+}
+
+/// <summary>The five capability sets, as names ("CAP_CHOWN").</summary>
+public sealed class LinuxCapabilities
+{
+    [JsonPropertyName("bounding")] public List<string>? Bounding { get; set; }
+    [JsonPropertyName("effective")] public List<string>? Effective { get; set; }
+    [JsonPropertyName("inheritable")] public List<string>? Inheritable { get; set; }
+    [JsonPropertyName("permitted")] public List<string>? Permitted { get; set; }
+    [JsonPropertyName("ambient")] public List<string>? Ambient { get; set; }
 }
 
 public sealed class Box

@@ -7,7 +7,7 @@ namespace Inception.Runtime.Oci;
 /// </summary>
 public static class SpecWire
 {
-    const byte Version = 1;
+    const byte Version = 2;
 
     public static byte[] Encode(Spec spec)
     {
@@ -45,6 +45,15 @@ public static class SpecWire
                 WriteList(w, p.Env);
                 w.Write(p.Cwd);
                 w.Write(p.NoNewPrivileges);
+                w.Write(p.Capabilities is not null);
+                if (p.Capabilities is { } c)
+                {
+                    WriteList(w, c.Bounding);
+                    WriteList(w, c.Effective);
+                    WriteList(w, c.Inheritable);
+                    WriteList(w, c.Permitted);
+                    WriteList(w, c.Ambient);
+                }
             }
             w.Write(spec.Linux is not null);
             if (spec.Linux is { } l)
@@ -93,6 +102,11 @@ public static class SpecWire
             p.Env = ReadList(r) ?? [];
             p.Cwd = r.ReadString();
             p.NoNewPrivileges = r.ReadBoolean();
+            if (r.ReadBoolean())
+                p.Capabilities = new LinuxCapabilities
+                {
+                    Bounding = ReadList(r), Effective = ReadList(r), Inheritable = ReadList(r), Permitted = ReadList(r), Ambient = ReadList(r),
+                };
             spec.Process = p;
         }
         if (r.ReadBoolean())

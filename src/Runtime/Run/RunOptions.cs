@@ -18,6 +18,10 @@ public sealed record RunOptions
     public string? Entrypoint { get; init; }
     public string Network { get; init; } = "none";
     public bool ReadOnly { get; init; }
+    public IReadOnlyList<string> CapAdd { get; init; } = [];
+    public IReadOnlyList<string> CapDrop { get; init; } = [];
+    public bool Privileged { get; init; }
+    public IReadOnlyList<string> SecurityOpts { get; init; } = [];
 }
 
 /// <summary>The parts of an image's config that a run uses (docker's Config section).</summary>

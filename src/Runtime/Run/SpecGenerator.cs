@@ -46,6 +46,8 @@ public static partial class SpecGenerator
                 ? "network bridge is not available yet: use --network none or --network host"
                 : $"network {o.Network} not found");
         foreach (var v in o.Volumes) ParseVolume(v);
+        Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
+        NoNewPrivileges(o);
     }
 
     public static Spec Generate(RunOptions o, ImageDefaults image, IReadOnlyList<string> layerDirs, string id,
@@ -90,7 +92,7 @@ public static partial class SpecGenerator
             new() { Destination = "/proc", Type = "proc", Source = "proc", Options = ["nosuid", "noexec", "nodev"] },
             new() { Destination = "/dev", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "strictatime", "mode=755", "size=65536k"] },
             new() { Destination = "/dev/pts", Type = "devpts", Source = "devpts", Options = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-            new() { Destination = "/sys", Type = "sysfs", Source = "sysfs", Options = ["nosuid", "noexec", "nodev", "ro"] },
+            new() { Destination = "/sys", Type = "sysfs", Source = "sysfs", Options = ["nosuid", "noexec", "nodev", o.Privileged ? "rw" : "ro"] },
             new() { Destination = "/dev/mqueue", Type = "mqueue", Source = "mqueue", Options = ["nosuid", "noexec", "nodev"] },
             new() { Destination = "/dev/shm", Type = "tmpfs", Source = "shm", Options = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
             new() { Destination = "/etc/resolv.conf", Type = "bind", Source = paths.ResolvConfFile, Options = ["rbind", "rprivate"] },
@@ -103,6 +105,7 @@ public static partial class SpecGenerator
             mounts.Add(new() { Destination = destination, Type = "bind", Source = source, Options = readOnly ? ["rbind", "rprivate", "ro"] : ["rbind", "rprivate"] });
         }
 
+        var caps = Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
         return new Spec
         {
             Hostname = hostname,
@@ -115,6 +118,13 @@ public static partial class SpecGenerator
                 Args = args,
                 Env = env.ToList(),
                 Cwd = cwd,
+                // docker: the bounding set is the container's set; a non-root user starts with none effective.
+                Capabilities = new LinuxCapabilities
+                {
+                    Bounding = caps, Effective = user.Uid == 0 ? caps : [], Permitted = user.Uid == 0 ? caps : [],
+                    Inheritable = [], Ambient = [],
+                },
+                NoNewPrivileges = NoNewPrivileges(o),
             },
             Mounts = mounts,
             Annotations = new()
@@ -128,10 +138,35 @@ public static partial class SpecGenerator
             Linux = new Linux
             {
                 Namespaces = namespaces,
-                MaskedPaths = [.. MaskedPaths],
-                ReadonlyPaths = [.. ReadonlyPaths],
+                MaskedPaths = o.Privileged ? [] : [.. MaskedPaths],
+                ReadonlyPaths = o.Privileged ? [] : [.. ReadonlyPaths],
             },
         };
+    }
+
+    /// <summary>docker's <c>--security-opt</c>: no-new-privileges[=true|false]; the values that ask for
+    /// what incrun already does (seccomp, apparmor and label turned off) are accepted.</summary>
+    static bool NoNewPrivileges(RunOptions o)
+    {
+        bool nnp = false;
+        foreach (var opt in o.SecurityOpts)
+        {
+            var (key, value) = opt.IndexOfAny([':', '=']) is var i and >= 0 ? (opt[..i], opt[(i + 1)..]) : (opt, "");
+            switch (key)
+            {
+                case "no-new-privileges" when value is "" or "true": nnp = true; break;
+                case "no-new-privileges" when value == "false": nnp = false; break;
+                case "seccomp" when value == "unconfined":
+                case "apparmor" when value == "unconfined":
+                case "label" when value == "disable":
+                    break;
+                case "seccomp" or "apparmor" or "label":
+                    throw RuntimeError.Plain($"--security-opt {opt}: not supported yet (incrun has no {key} support yet)");
+                default:
+                    throw RuntimeError.Plain($"invalid --security-opt: \"{opt}\"");
+            }
+        }
+        return nnp;
     }
 
     /// <summary>The namespaces a container of these options gets (known before the image is read).</summary>

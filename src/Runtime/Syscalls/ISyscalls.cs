@@ -29,6 +29,16 @@ public interface ISyscalls
     int SetResGid(uint gid);
     int SetResUid(uint uid);
     int InterfaceUp(string name);
+    /// <summary>prctl(PR_CAPBSET_DROP): the capability can never be regained, even by exec'ing a setuid binary.</summary>
+    int DropBoundingCapability(int cap);
+    /// <summary>prctl(PR_SET_KEEPCAPS): keep permitted capabilities across the switch away from uid 0.</summary>
+    int SetKeepCapabilities(bool keep);
+    /// <summary>capset(2) of the effective, permitted and inheritable sets (bit masks).</summary>
+    int SetCapabilities(ulong effective, ulong permitted, ulong inheritable);
+    /// <summary>prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE).</summary>
+    int RaiseAmbientCapability(int cap);
+    /// <summary>prctl(PR_SET_NO_NEW_PRIVS): exec can never grant more privileges (setuid bits, file caps).</summary>
+    int SetNoNewPrivileges();
     int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env);
 }
 

@@ -67,6 +67,25 @@ public sealed unsafe class LinuxSyscalls : ISyscalls
         finally { Libc.close(s); }
     }
 
+    public int DropBoundingCapability(int cap) => R(Libc.prctl(24 /* PR_CAPBSET_DROP */, (nuint)cap, 0, 0, 0));
+
+    public int SetKeepCapabilities(bool keep) => R(Libc.prctl(8 /* PR_SET_KEEPCAPS */, keep ? 1u : 0u, 0, 0, 0));
+
+    public int SetCapabilities(ulong effective, ulong permitted, ulong inheritable)
+    {
+        uint* header = stackalloc uint[2];
+        header[0] = 0x20080522; // _LINUX_CAPABILITY_VERSION_3
+        header[1] = 0;          // this process
+        uint* data = stackalloc uint[6];
+        data[0] = (uint)effective; data[1] = (uint)permitted; data[2] = (uint)inheritable;
+        data[3] = (uint)(effective >> 32); data[4] = (uint)(permitted >> 32); data[5] = (uint)(inheritable >> 32);
+        return R(Libc.syscall(126 /* SYS_capset */, (nint)header, (nint)data, 0, 0));
+    }
+
+    public int RaiseAmbientCapability(int cap) => R(Libc.prctl(47 /* PR_CAP_AMBIENT */, 2 /* RAISE */, (nuint)cap, 0, 0));
+
+    public int SetNoNewPrivileges() => R(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
     {
         using var a = new CStringArray(argv);

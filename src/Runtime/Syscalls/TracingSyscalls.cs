@@ -69,6 +69,27 @@ public sealed class TracingSyscalls(ISyscalls inner, ITrace trace) : ISyscalls
         T(inner.InterfaceUp(name), "ioctl", $"SIOCSIFFLAGS, \"{name}\", IFF_UP",
           "Bring up the loopback interface of the new network namespace (it starts down and alone).");
 
+    public int DropBoundingCapability(int cap) =>
+        T(inner.DropBoundingCapability(cap), "prctl", $"PR_CAPBSET_DROP, {cap}",
+          $"Remove capability {cap} from the bounding set: nothing in the container can ever get it back.");
+
+    public int SetKeepCapabilities(bool keep) =>
+        T(inner.SetKeepCapabilities(keep), "prctl", $"PR_SET_KEEPCAPS, {(keep ? 1 : 0)}",
+          keep ? "Keep the permitted capabilities while switching user." : "");
+
+    public int SetCapabilities(ulong effective, ulong permitted, ulong inheritable) =>
+        T(inner.SetCapabilities(effective, permitted, inheritable), "capset",
+          $"effective=0x{effective:x}, permitted=0x{permitted:x}, inheritable=0x{inheritable:x}",
+          "Set the capabilities the command starts with: root in a container holds only this subset of root's powers.");
+
+    public int RaiseAmbientCapability(int cap) =>
+        T(inner.RaiseAmbientCapability(cap), "prctl", $"PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, {cap}",
+          $"Keep capability {cap} across exec of programs that are not setuid.");
+
+    public int SetNoNewPrivileges() =>
+        T(inner.SetNoNewPrivileges(), "prctl", "PR_SET_NO_NEW_PRIVS, 1",
+          "From now on no exec can raise privileges (setuid bits and file capabilities are ignored).");
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
     {
         // Report before the call: on success execve does not return.

@@ -158,6 +158,17 @@ internal sealed class RecordingSyscalls : ISyscalls
     public int SetResUid(uint uid) => Enter(nameof(SetResUid), $"setresuid({uid})") ?? 0;
     public int InterfaceUp(string name) => Enter(nameof(InterfaceUp), $"ifup({name})") ?? 0;
 
+    public int DropBoundingCapability(int cap) => Enter(nameof(DropBoundingCapability), $"capbset_drop({cap})") ?? 0;
+
+    public int SetKeepCapabilities(bool keep) => Enter(nameof(SetKeepCapabilities), $"keepcaps({(keep ? 1 : 0)})") ?? 0;
+
+    public int SetCapabilities(ulong effective, ulong permitted, ulong inheritable) =>
+        Enter(nameof(SetCapabilities), $"capset(e=0x{effective:x}, p=0x{permitted:x}, i=0x{inheritable:x})") ?? 0;
+
+    public int RaiseAmbientCapability(int cap) => Enter(nameof(RaiseAmbientCapability), $"ambient_raise({cap})") ?? 0;
+
+    public int SetNoNewPrivileges() => Enter(nameof(SetNoNewPrivileges), "no_new_privs") ?? 0;
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env) =>
         Enter(nameof(Exec), $"execve({path}, [{string.Join(", ", argv)}])") ?? 0;
 }
