@@ -7,8 +7,9 @@ static class RunCommand
 {
     static readonly HashSet<string> LongWithValue =
         ["--env", "--env-file", "--workdir", "--user", "--hostname", "--volume", "--entrypoint", "--network", "--net", "--name", "--root",
-         "--cap-add", "--cap-drop", "--security-opt"];
-    const string ShortWithValue = "ewuhv";
+         "--cap-add", "--cap-drop", "--security-opt", "--memory", "--memory-reservation", "--memory-swap", "--kernel-memory",
+         "--cpus", "--cpu-shares", "--cpu-quota", "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit", "--cgroup-parent"];
+    const string ShortWithValue = "ewuhvmc";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
     internal static string[]? VerbatimCommand { get; set; }
@@ -68,6 +69,19 @@ static class RunCommand
         var capDrop = new Option<string[]>("--cap-drop") { Description = "Drop Linux capabilities (e.g. NET_RAW, or ALL)" };
         var privileged = new Option<bool>("--privileged") { Description = "Give the container every capability and no masked or read-only paths" };
         var securityOpt = new Option<string[]>("--security-opt") { Description = "Security options: no-new-privileges[=true|false]" };
+        var memory = new Option<string?>("--memory", "-m") { Description = "Memory limit (e.g. 64m, 1g)" };
+        var memoryReservation = new Option<string?>("--memory-reservation") { Description = "Memory soft limit" };
+        var memorySwap = new Option<string?>("--memory-swap") { Description = "Memory plus swap limit; -1 for unlimited swap" };
+        var kernelMemory = new Option<string?>("--kernel-memory") { Description = "Not supported (the kernel removed it)" };
+        var cpus = new Option<string?>("--cpus") { Description = "Number of CPUs (e.g. 0.5)" };
+        var cpuShares = new Option<long?>("--cpu-shares", "-c") { Description = "CPU shares (relative weight)" };
+        var cpuQuota = new Option<long?>("--cpu-quota") { Description = "Limit CPU CFS quota (microseconds per period)" };
+        var cpuPeriod = new Option<long?>("--cpu-period") { Description = "Limit CPU CFS period (microseconds)" };
+        var cpusetCpus = new Option<string?>("--cpuset-cpus") { Description = "CPUs in which to allow execution (0-3, 0,1)" };
+        var cpusetMems = new Option<string?>("--cpuset-mems") { Description = "Memory nodes in which to allow execution" };
+        var pidsLimit = new Option<long?>("--pids-limit") { Description = "Tune container pids limit (-1 for unlimited)" };
+        var oomKillDisable = new Option<bool>("--oom-kill-disable") { Description = "Disable the OOM killer (cgroup v1 only)" };
+        var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup for the container (default incrun)" };
         var image = new Argument<string>("IMAGE") { Description = "The image to run" };
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments (options end at IMAGE)", Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true };
 
@@ -79,7 +93,8 @@ static class RunCommand
         var cmd = new Command("run", "Create and run a new container from an image")
         {
             interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
-            capAdd, capDrop, privileged, securityOpt, image, command,
+            capAdd, capDrop, privileged, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
+            cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, image, command,
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
@@ -107,8 +122,17 @@ static class RunCommand
                 CapDrop = r.GetValue(capDrop) ?? [],
                 Privileged = r.GetValue(privileged),
                 SecurityOpts = r.GetValue(securityOpt) ?? [],
+                Resources = new ResourceFlags
+                {
+                    Memory = r.GetValue(memory), MemoryReservation = r.GetValue(memoryReservation), MemorySwap = r.GetValue(memorySwap),
+                    KernelMemory = r.GetValue(kernelMemory), Cpus = r.GetValue(cpus), CpuShares = r.GetValue(cpuShares),
+                    CpuQuota = r.GetValue(cpuQuota), CpuPeriod = r.GetValue(cpuPeriod), CpusetCpus = r.GetValue(cpusetCpus),
+                    CpusetMems = r.GetValue(cpusetMems), PidsLimit = r.GetValue(pidsLimit), OomKillDisable = r.GetValue(oomKillDisable),
+                    CgroupParent = r.GetValue(cgroupParent),
+                },
             };
-            return new ContainerRunner(r.GetValue(GlobalOptions.Root)!, GlobalOptions.Trace(r)).Run(options);
+            var outcome = new ContainerRunner(r.GetValue(GlobalOptions.Root)!, GlobalOptions.Trace(r)).Run(options);
+            return outcome.Message is { } message ? Output.Fail(message, outcome.ExitCode) : outcome.ExitCode;
         }));
         return cmd;
     }

@@ -83,6 +83,39 @@ public sealed class Linux
     [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
     [JsonPropertyName("sysctl")] public Dictionary<string, string>? Sysctl { get; set; }
     [JsonPropertyName("cgroupsPath")] public string? CgroupsPath { get; set; }
+    [JsonPropertyName("resources")] public LinuxResources? Resources { get; set; }
+}
+
+/// <summary>linux.resources: what the container's cgroup enforces.</summary>
+public sealed class LinuxResources
+{
+    [JsonPropertyName("memory")] public LinuxMemory? Memory { get; set; }
+    [JsonPropertyName("cpu")] public LinuxCpu? Cpu { get; set; }
+    [JsonPropertyName("pids")] public LinuxPids? Pids { get; set; }
+}
+
+public sealed class LinuxMemory
+{
+    /// <summary>bytes; -1 unlimited</summary>
+    [JsonPropertyName("limit")] public long? Limit { get; set; }
+    [JsonPropertyName("reservation")] public long? Reservation { get; set; }
+    /// <summary>memory + swap, bytes; -1 unlimited</summary>
+    [JsonPropertyName("swap")] public long? Swap { get; set; }
+    [JsonPropertyName("disableOOMKiller")] public bool? DisableOomKiller { get; set; }
+}
+
+public sealed class LinuxCpu
+{
+    [JsonPropertyName("shares")] public ulong? Shares { get; set; }
+    [JsonPropertyName("quota")] public long? Quota { get; set; }
+    [JsonPropertyName("period")] public ulong? Period { get; set; }
+    [JsonPropertyName("cpus")] public string? Cpus { get; set; }
+    [JsonPropertyName("mems")] public string? Mems { get; set; }
+}
+
+public sealed class LinuxPids
+{
+    [JsonPropertyName("limit")] public long Limit { get; set; }
 }
 
 public sealed class Namespace

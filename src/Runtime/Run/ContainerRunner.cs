@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Inception.Runtime.Cgroups;
 using Inception.Runtime.Container;
 using Inception.Runtime.Images;
 using Inception.Runtime.Native;
@@ -20,7 +21,10 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
     const int SIGWINCH = 28;
 
-    public int Run(RunOptions o)
+    /// <summary>The container's exit status, and a line to print when it did not exit on its own terms.</summary>
+    public readonly record struct Outcome(int ExitCode, string? Message);
+
+    public Outcome Run(RunOptions o)
     {
         SpecGenerator.Validate(o);
         ContainerDirs.ReapStale(stateRoot);
@@ -29,6 +33,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         var paths = new ContainerPaths(dirs.Rootfs, dirs.Upper, dirs.Work, dirs.File("hostname"), dirs.File("hosts"), dirs.File("resolv.conf"));
         int devNull = Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         var stdio = new StdioFds(o.Interactive && !o.Tty ? 0 : devNull, o.Tty ? devNull : 1, o.Tty ? devNull : 2);
+        ContainerCgroup? cgroup = null;
         try
         {
             // Spawn init first: its runtime starts up while the image is read and the spec written.
@@ -41,6 +46,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             if (trace.Enabled)
                 trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
                     $"The OCI runtime spec of container {id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");
+            cgroup = JoinCgroup(spec, container.Pid);
             container.Configure(spec);
 
             using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
@@ -56,7 +62,11 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
                     trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
                 int status = container.Wait();
                 session?.Drain();
-                return status;
+                if (status == 137 && cgroup.OomKilled())
+                    return new Outcome(status, spec.Linux!.Resources?.Memory?.Limit is { } limit and > 0
+                        ? $"container was OOM-killed (memory limit {limit / (1024 * 1024)} MiB)"
+                        : "container was OOM-killed");
+                return new Outcome(status, null);
             }
             finally
             {
@@ -65,8 +75,31 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         }
         finally
         {
+            cgroup?.Remove();   // after the container's processes are gone (its Dispose reaped init)
             Libc.close(devNull);
         }
+    }
+
+    /// <summary>Creates the container's cgroup with its limits and moves init into it, before init can
+    /// exec anything: no instruction of the user's command runs unlimited.</summary>
+    ContainerCgroup JoinCgroup(Spec spec, int pid)
+    {
+        var layout = CgroupLayout.Detect();
+        var cgroup = new ContainerCgroup(layout, spec.Linux!.CgroupsPath!);
+        try
+        {
+            cgroup.Create(spec.Linux.Resources);
+            cgroup.Join(pid);
+        }
+        catch
+        {
+            cgroup.Remove();
+            throw;
+        }
+        if (trace.Enabled)
+            trace.Step("write", $"\"{spec.Linux.CgroupsPath}/cgroup.procs\", {pid}", 0,
+                $"Put the container in its own cgroup ({(layout.UseV2 ? "cgroup v2" : "cgroup v1 hierarchies")}): its memory, CPU and process limits apply before the command starts.");
+        return cgroup;
     }
 
     Spec BuildSpec(RunOptions o, string id, ContainerPaths paths)

@@ -22,6 +22,25 @@ public sealed record RunOptions
     public IReadOnlyList<string> CapDrop { get; init; } = [];
     public bool Privileged { get; init; }
     public IReadOnlyList<string> SecurityOpts { get; init; } = [];
+    public ResourceFlags Resources { get; init; } = new();
+}
+
+/// <summary>docker's resource flags as typed (units and all); <see cref="ResourceParser"/> checks them.</summary>
+public sealed record ResourceFlags
+{
+    public string? Memory { get; init; }
+    public string? MemoryReservation { get; init; }
+    public string? MemorySwap { get; init; }
+    public string? KernelMemory { get; init; }
+    public string? Cpus { get; init; }
+    public long? CpuShares { get; init; }
+    public long? CpuQuota { get; init; }
+    public long? CpuPeriod { get; init; }
+    public string? CpusetCpus { get; init; }
+    public string? CpusetMems { get; init; }
+    public long? PidsLimit { get; init; }
+    public bool OomKillDisable { get; init; }
+    public string? CgroupParent { get; init; }
 }
 
 /// <summary>The parts of an image's config that a run uses (docker's Config section).</summary>

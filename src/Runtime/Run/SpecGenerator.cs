@@ -48,6 +48,8 @@ public static partial class SpecGenerator
         foreach (var v in o.Volumes) ParseVolume(v);
         Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
         NoNewPrivileges(o);
+        ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus);
+        ResourceParser.CgroupsPath(o.Resources, "x");
     }
 
     public static Spec Generate(RunOptions o, ImageDefaults image, IReadOnlyList<string> layerDirs, string id,
@@ -138,6 +140,8 @@ public static partial class SpecGenerator
             Linux = new Linux
             {
                 Namespaces = namespaces,
+                CgroupsPath = ResourceParser.CgroupsPath(o.Resources, id),
+                Resources = ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus),
                 MaskedPaths = o.Privileged ? [] : [.. MaskedPaths],
                 ReadonlyPaths = o.Privileged ? [] : [.. ReadonlyPaths],
             },

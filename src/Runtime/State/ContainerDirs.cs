@@ -92,12 +92,29 @@ public sealed class ContainerDirs : IDisposable
             try
             {
                 if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) < 0) continue; // its incrun is alive
+                RemoveCgroup(dir);
                 Remove(dir);
                 reaped++;
             }
             finally { Libc.close(fd); }
         }
         return reaped;
+    }
+
+    /// <summary>A dead container's processes are gone (they die with incrun), so its cgroup is empty:
+    /// remove it, from the path its config.json names (or the default one).</summary>
+    static void RemoveCgroup(string dir)
+    {
+        var name = System.IO.Path.GetFileName(dir).TrimStart('.');
+        string path = $"/incrun/{name}";
+        try
+        {
+            var spec = System.Text.Json.JsonSerializer.Deserialize(System.IO.File.ReadAllBytes(System.IO.Path.Combine(dir, "config.json")), Oci.OciJson.Default.Spec);
+            if (spec?.Linux?.CgroupsPath is { Length: > 0 } p) path = p;
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException) { }
+        try { new Cgroups.ContainerCgroup(Cgroups.CgroupLayout.Detect(), path).Remove(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>Detaches anything still mounted below <paramref name="dir"/> (nothing should be: the

@@ -1,0 +1,74 @@
+using Inception.Runtime.Errors;
+using Inception.Runtime.Oci;
+
+namespace Inception.Runtime.Cgroups;
+
+/// <summary>OCI linux.resources → cgroup files (v2: memory.max, cpu.max, ...; v1: memory.limit_in_bytes,
+/// cpu.cfs_quota_us, ...). Shares map to weight as crun and the OCI convention do.</summary>
+internal static class CgroupFiles
+{
+    public static void Write(string dir, string file, string value)
+    {
+        var path = Path.Combine(dir, file);
+        try { File.WriteAllText(path, value); }
+        catch (IOException e) { throw RuntimeError.Plain($"write {path} ({value}): {e.Message}"); }
+        catch (UnauthorizedAccessException e) { throw RuntimeError.Plain($"write {path} ({value}): {e.Message}"); }
+    }
+
+    public static void ApplyV1(ContainerCgroup cg, LinuxResources r)
+    {
+        if (r.Memory is { } m && cg.V1Dir("memory") is { } mem)
+        {
+            if (m.Limit is { } limit) Write(mem, "memory.limit_in_bytes", limit.ToString());
+            if (m.Swap is { } swap)
+            {
+                if (!File.Exists(Path.Combine(mem, "memory.memsw.limit_in_bytes")))
+                    throw RuntimeError.Plain("--memory-swap: this kernel has no swap accounting (memory.memsw.limit_in_bytes is missing)");
+                Write(mem, "memory.memsw.limit_in_bytes", swap.ToString());
+            }
+            if (m.Reservation is { } res) Write(mem, "memory.soft_limit_in_bytes", res.ToString());
+            if (m.DisableOomKiller == true) Write(mem, "memory.oom_control", "1");
+        }
+        if (r.Cpu is { } c)
+        {
+            if (cg.V1Dir("cpu") is { } cpu)
+            {
+                if (c.Shares is { } shares) Write(cpu, "cpu.shares", shares.ToString());
+                if (c.Period is { } period) Write(cpu, "cpu.cfs_period_us", period.ToString());
+                if (c.Quota is { } quota) Write(cpu, "cpu.cfs_quota_us", quota.ToString());
+            }
+            if (cg.V1Dir("cpuset") is { } cpuset)
+            {
+                if (c.Cpus is { Length: > 0 } cpus) Write(cpuset, "cpuset.cpus", cpus);
+                if (c.Mems is { Length: > 0 } mems) Write(cpuset, "cpuset.mems", mems);
+            }
+        }
+        if (r.Pids is { } p && cg.V1Dir("pids") is { } pids)
+            Write(pids, "pids.max", p.Limit <= 0 ? "max" : p.Limit.ToString());
+    }
+
+    public static void ApplyV2(string dir, LinuxResources r)
+    {
+        if (r.Memory is { } m)
+        {
+            if (m.Limit is { } limit) Write(dir, "memory.max", limit < 0 ? "max" : limit.ToString());
+            if (m.Swap is { } swap)
+                Write(dir, "memory.swap.max", swap < 0 ? "max" : Math.Max(0, swap - (m.Limit ?? 0)).ToString());
+            if (m.Reservation is { } res) Write(dir, "memory.low", res.ToString());
+            if (m.DisableOomKiller == true)
+                throw RuntimeError.Plain("--oom-kill-disable: cgroup v2 has no way to disable the OOM killer");
+        }
+        if (r.Cpu is { } c)
+        {
+            if (c.Shares is { } shares) Write(dir, "cpu.weight", SharesToWeight(shares).ToString());
+            if (c.Quota is not null || c.Period is not null)
+                Write(dir, "cpu.max", $"{(c.Quota is { } q && q > 0 ? q.ToString() : "max")} {c.Period ?? 100000}");
+            if (c.Cpus is { Length: > 0 } cpus) Write(dir, "cpuset.cpus", cpus);
+            if (c.Mems is { Length: > 0 } mems) Write(dir, "cpuset.mems", mems);
+        }
+        if (r.Pids is { } p) Write(dir, "pids.max", p.Limit <= 0 ? "max" : p.Limit.ToString());
+    }
+
+    /// <summary>cpu.shares [2, 262144] → cpu.weight [1, 10000], the conversion runc and crun use.</summary>
+    public static ulong SharesToWeight(ulong shares) => shares == 0 ? 100 : 1 + ((Math.Clamp(shares, 2, 262144) - 2) * 9999) / 262142;
+}

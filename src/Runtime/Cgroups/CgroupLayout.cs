@@ -1,0 +1,38 @@
+namespace Inception.Runtime.Cgroups;
+
+/// <summary>
+/// Where the host mounts its cgroup hierarchies, read from /proc/self/mountinfo and never changed:
+/// pure cgroup v2 (unified at /sys/fs/cgroup with controllers), hybrid (v1 controllers plus a cgroup2
+/// mount without controllers, like this project's CI machines) or pure v1. Containers use v2 only when
+/// the unified hierarchy has the controllers; otherwise the v1 hierarchies.
+/// </summary>
+public sealed record CgroupLayout(string? Unified, IReadOnlyDictionary<string, string> V1)
+{
+    public bool UseV2 => Unified is not null && V1.Count == 0;
+
+    public static CgroupLayout Detect(string mountinfo = "/proc/self/mountinfo") => Parse(File.ReadAllLines(mountinfo));
+
+    public static CgroupLayout Parse(IEnumerable<string> mountinfoLines)
+    {
+        string? unified = null;
+        var v1 = new Dictionary<string, string>();
+        foreach (var line in mountinfoLines)
+        {
+            var dash = line.IndexOf(" - ", StringComparison.Ordinal);
+            if (dash < 0) continue;
+            var left = line[..dash].Split(' ');
+            var right = line[(dash + 3)..].Split(' ');
+            if (left.Length < 5 || right.Length < 3) continue;
+            var mountPoint = left[4].Replace("\\040", " ");
+            if (right[0] == "cgroup2") unified ??= mountPoint;
+            else if (right[0] == "cgroup")
+                foreach (var opt in right[2].Split(','))
+                    if (Controllers.Contains(opt)) v1.TryAdd(opt, mountPoint);
+        }
+        return new CgroupLayout(unified, v1);
+    }
+
+    /// <summary>The v1 controllers a container gets a directory in.</summary>
+    public static readonly HashSet<string> Controllers =
+        ["cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices", "net_cls", "net_prio", "perf_event", "hugetlb"];
+}

@@ -1,0 +1,113 @@
+using Inception.Runtime.Errors;
+using Inception.Runtime.Oci;
+
+namespace Inception.Runtime.Cgroups;
+
+/// <summary>
+/// A container's cgroup: <c>&lt;parent&gt;/&lt;id&gt;</c> (parent <c>incrun</c> unless --cgroup-parent) under
+/// the root of the unified hierarchy (v2) or of every v1 controller hierarchy. Limits are written from
+/// the spec's linux.resources before the container's command runs; the directories go with the container.
+/// </summary>
+public sealed class ContainerCgroup
+{
+    readonly CgroupLayout _layout;
+    readonly string _relative;          // e.g. incrun/<id>
+    readonly List<string> _dirs = [];   // the container's directory in each hierarchy
+
+    public ContainerCgroup(CgroupLayout layout, string relativePath)
+    {
+        _layout = layout;
+        _relative = relativePath.Trim('/');
+    }
+
+    /// <summary>Directory per hierarchy root (v2: one; v1: one per mounted controller hierarchy).</summary>
+    IEnumerable<string> Roots => _layout.UseV2 ? [_layout.Unified!] : _layout.V1.Values.Distinct();
+
+    public string? MemoryDir => _layout.UseV2 ? Path.Combine(_layout.Unified!, _relative)
+        : _layout.V1.TryGetValue("memory", out var m) ? Path.Combine(m, _relative) : null;
+
+    /// <summary>Creates the directories (parents included) and writes the limits.</summary>
+    public void Create(LinuxResources? resources)
+    {
+        foreach (var root in Roots)
+        {
+            var dir = root;
+            foreach (var part in _relative.Split('/'))
+            {
+                var parent = dir;
+                dir = Path.Combine(dir, part);
+                if (Directory.Exists(dir)) continue;
+                if (_layout.UseV2) EnableControllers(parent);
+                try { Directory.CreateDirectory(dir); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw RuntimeError.Plain($"mkdir {dir}: {e.Message}");
+                }
+                if (!_layout.UseV2 && File.Exists(Path.Combine(dir, "cpuset.cpus")))
+                    InheritCpuset(parent, dir); // a new v1 cpuset is empty: no task could join it
+            }
+            _dirs.Add(dir);
+        }
+        if (resources is not null)
+        {
+            if (_layout.UseV2) CgroupFiles.ApplyV2(Path.Combine(_layout.Unified!, _relative), resources);
+            else CgroupFiles.ApplyV1(this, resources);
+        }
+    }
+
+    internal string? V1Dir(string controller) =>
+        _layout.V1.TryGetValue(controller, out var root) ? Path.Combine(root, _relative) : null;
+
+    /// <summary>Moves a process (the container's init, before it execs the command) into the cgroup.</summary>
+    public void Join(int pid)
+    {
+        foreach (var dir in _dirs) CgroupFiles.Write(dir, "cgroup.procs", pid.ToString());
+    }
+
+    /// <summary>Whether the kernel's OOM killer killed a process of this cgroup.</summary>
+    public bool OomKilled()
+    {
+        if (MemoryDir is not { } dir) return false;
+        var file = Path.Combine(dir, _layout.UseV2 ? "memory.events" : "memory.oom_control");
+        try
+        {
+            foreach (var line in File.ReadLines(file))
+                if (line.StartsWith("oom_kill ", StringComparison.Ordinal) && long.TryParse(line[9..], out var n) && n > 0) return true;
+        }
+        catch (IOException) { }
+        return false;
+    }
+
+    /// <summary>Removes the container's directories, then the shared parent if no other container uses it.</summary>
+    public void Remove()
+    {
+        foreach (var root in Roots)
+        {
+            var dir = Path.Combine(root, _relative);
+            for (int attempt = 0; Directory.Exists(dir); attempt++)
+            {
+                try { Directory.Delete(dir); }
+                catch (IOException) when (attempt < 50) { Thread.Sleep(2); } // tasks still exiting
+                catch (IOException) { break; }
+            }
+            var parent = Path.GetDirectoryName(dir)!;
+            if (parent != root.TrimEnd('/') && Path.GetFileName(parent) == "incrun")
+                try { Directory.Delete(parent); } catch (IOException) { } // in use by another container
+        }
+    }
+
+    static void InheritCpuset(string parent, string dir)
+    {
+        foreach (var f in new[] { "cpuset.cpus", "cpuset.mems" })
+            if (File.ReadAllText(Path.Combine(dir, f)).Trim().Length == 0)
+                CgroupFiles.Write(dir, f, File.ReadAllText(Path.Combine(parent, f)).Trim());
+    }
+
+    static void EnableControllers(string dir)
+    {
+        var available = File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var wanted = new[] { "cpu", "cpuset", "memory", "pids", "io" }.Where(available.Contains).Select(c => "+" + c);
+        var line = string.Join(' ', wanted);
+        if (line.Length > 0) CgroupFiles.Write(dir, "cgroup.subtree_control", line);
+    }
+}

@@ -1,0 +1,105 @@
+using NUnit.Framework;
+
+namespace Inception.Runtime.Tests.Integration;
+
+/// <summary>Resource limits as the host's cgroup files show them, and as the kernel enforces them.
+/// This host is hybrid (v1 controllers), so these exercise the v1 hierarchies.</summary>
+public sealed class CgroupTests : ContainerTest
+{
+    static readonly Cgroups.CgroupLayout Layout = Cgroups.CgroupLayout.Detect();
+
+    [SetUp]
+    public void NeedsV1Memory()
+    {
+        if (Layout.UseV2 || !Layout.V1.ContainsKey("memory")) Assert.Ignore("these checks read cgroup v1 files");
+    }
+
+    /// <summary>Starts a container that prints its cgroup path and sleeps; returns the host dir of a controller.</summary>
+    static (System.Diagnostics.Process P, string Dir) Start(string controller, params string[] flags)
+    {
+        var (p, stdout, _) = Incrun.StartUntil("READY", ["run", "--rm", .. flags, "busybox", "sh", "-c", $"grep ':{controller}:' /proc/self/cgroup; echo READY; sleep 30"]);
+        var line = stdout.ToString().Split('\n').First(l => l.Contains($":{controller}:"));
+        var path = line.Split(':', 3)[2].Trim();
+        Assert.That(path, Does.Match("^/incrun/[0-9a-f]{64}$"));
+        return (p, Layout.V1[controller] + path);
+    }
+
+    static void Stop(System.Diagnostics.Process p, string dir)
+    {
+        Native.Libc.kill(Incrun.ChildrenOf(p.Id).Single(), 9);
+        p.WaitForExit();
+        p.Dispose();
+        Assert.That(Directory.Exists(dir), Is.False, "the container's cgroup outlived it");
+    }
+
+    [Test]
+    public void EveryContainerHasItsOwnCgroup()
+    {
+        var (p, dir) = Start("pids");
+        Assert.That(File.ReadAllText(Path.Combine(dir, "cgroup.procs")).Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.GreaterThanOrEqualTo(1));
+        Stop(p, dir);
+    }
+
+    [Test]
+    public void MemoryLimitIsWritten()
+    {
+        var (p, dir) = Start("memory", "--memory", "64m", "--memory-reservation", "32m");
+        Assert.That(File.ReadAllText(Path.Combine(dir, "memory.limit_in_bytes")).Trim(), Is.EqualTo("67108864"));
+        Assert.That(File.ReadAllText(Path.Combine(dir, "memory.soft_limit_in_bytes")).Trim(), Is.EqualTo("33554432"));
+        Stop(p, dir);
+    }
+
+    [Test]
+    public void CpuQuotaAndSharesAreWritten()
+    {
+        var (p, dir) = Start("cpu", "--cpus", "0.5", "--cpu-shares", "512");
+        Assert.That(File.ReadAllText(Path.Combine(dir, "cpu.cfs_quota_us")).Trim(), Is.EqualTo("50000"));
+        Assert.That(File.ReadAllText(Path.Combine(dir, "cpu.cfs_period_us")).Trim(), Is.EqualTo("100000"));
+        Assert.That(File.ReadAllText(Path.Combine(dir, "cpu.shares")).Trim(), Is.EqualTo("512"));
+        Stop(p, dir);
+    }
+
+    [Test]
+    public void OomKillIsReported()
+    {
+        var r = Run("run", "--rm", "--memory", "32m", "busybox", "sh", "-c", "x=$(head -c 100m /dev/zero | tr '\\0' a); echo survived");
+        Assert.That(r.ExitCode, Is.EqualTo(137), r.ToString());
+        Assert.That(r.Stderr.Trim(), Does.EndWith("incrun: container was OOM-killed (memory limit 32 MiB)"));
+        Assert.That(r.Stdout, Does.Not.Contain("survived"));
+    }
+
+    [Test]
+    public void PidsLimitStopsAForkBomb()
+    {
+        var (p, dir) = Start("pids", "--pids-limit", "10");
+        Assert.That(File.ReadAllText(Path.Combine(dir, "pids.max")).Trim(), Is.EqualTo("10"));
+        Stop(p, dir);
+
+        var r = Run("run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c", "for i in $(seq 30); do sleep 3 & done; echo all-forked");
+        Assert.That(r.Stdout, Does.Not.Contain("all-forked"), r.ToString());
+        Assert.That(r.Stderr, Does.Contain("can't fork").Or.Contain("Resource temporarily unavailable"));
+    }
+
+    [Test]
+    public void CpusetLimitsTheCpus()
+    {
+        var r = Run("run", "--rm", "--cpuset-cpus", "0", "busybox", "nproc");
+        Assert.That(r.Stdout.Trim(), Is.EqualTo("1"), r.ToString());
+    }
+
+    [TestCase("--memory", "3x", "invalid size for --memory: '3x'")]
+    [TestCase("--memory", "-5m", "invalid size for --memory")]
+    [TestCase("--memory", "1m", "Minimum memory limit allowed is 6MB")]
+    [TestCase("--memory-swap", "64m", "You should always set the Memory limit when using Memoryswap limit")]
+    [TestCase("--cpuset-cpus", "7", "Requested CPUs are not available - requested 7")]
+    [TestCase("--cpus", "99", "range of CPUs is from 0.01 to")]
+    [TestCase("--kernel-memory", "10m", "--kernel-memory is not supported")]
+    [TestCase("--cgroup-parent", "../escape", "invalid --cgroup-parent")]
+    public void BadLimitsAreRejectedBeforeAnythingIsCreated(string flag, string value, string message)
+    {
+        var r = Run("run", "--rm", flag, value, "busybox", "true");
+        Assert.That(r.ExitCode, Is.EqualTo(125), r.ToString());
+        Assert.That(r.Stderr.Trim(), Does.StartWith("incrun: ").And.Contain(message));
+        Assert.That(Incrun.LeftoverContainers(), Is.Empty);
+    }
+}
