@@ -58,10 +58,43 @@ public sealed class ContainerCgroup
     internal string? V1Dir(string controller) =>
         _layout.V1.TryGetValue(controller, out var root) ? Path.Combine(root, _relative) : null;
 
-    /// <summary>Moves a process (the container's init, before it execs the command) into the cgroup.</summary>
+    /// <summary>Moves a process into the cgroup. Writing a pid to cgroup.procs costs an RCU grace period
+    /// (10-20 ms); containers are placed at clone time instead (<see cref="OpenJoinHandles"/>).</summary>
     public void Join(int pid)
     {
         foreach (var dir in _dirs) CgroupFiles.Write(dir, "cgroup.procs", pid.ToString());
+    }
+
+    /// <summary>fds through which the C part places the container's init at clone time: v1 "tasks" files
+    /// (the child writes "0" while single-threaded) or the v2 directory (clone3 CLONE_INTO_CGROUP).</summary>
+    public Container.CgroupHandles OpenJoinHandles()
+    {
+        if (_layout.UseV2)
+        {
+            var dir = Path.Combine(_layout.Unified!, _relative);
+            int fd = Native.Libc.open(dir, Native.Libc.O_RDONLY | Native.Libc.O_DIRECTORY | Native.Libc.O_CLOEXEC, 0);
+            return fd < 0 ? throw new RuntimeError("open", dir, Native.Libc.Errno) : new([], fd);
+        }
+        var fds = new List<int>();
+        foreach (var dir in _dirs)
+        {
+            var tasks = Path.Combine(dir, "tasks");
+            int fd = Native.Libc.open(tasks, Native.Libc.O_WRONLY | Native.Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                int errno = Native.Libc.Errno;
+                foreach (var f in fds) Native.Libc.close(f);
+                throw new RuntimeError("open", tasks, errno);
+            }
+            fds.Add(fd);
+        }
+        return new([.. fds], -1);
+    }
+
+    public static void Close(Container.CgroupHandles handles)
+    {
+        foreach (var fd in handles.V1Tasks) Native.Libc.close(fd);
+        if (handles.V2Dir >= 0) Native.Libc.close(handles.V2Dir);
     }
 
     /// <summary>Whether the kernel's OOM killer killed a process of this cgroup.</summary>

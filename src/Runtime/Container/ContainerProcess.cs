@@ -9,6 +9,13 @@ namespace Inception.Runtime.Container;
 /// <summary>The standard streams the container's process gets (fds of the runtime's process).</summary>
 public readonly record struct StdioFds(int Stdin, int Stdout, int Stderr);
 
+/// <summary>Where the container's init is placed at clone time: cgroup v1 "tasks" files, or a cgroup v2
+/// directory (fds, owned by the caller).</summary>
+public readonly record struct CgroupHandles(int[] V1Tasks, int V2Dir)
+{
+    public static readonly CgroupHandles None = new([], -1);
+}
+
 /// <summary>
 /// The container core, one path for every front end: <see cref="Spawn"/> clones init into new
 /// namespaces, <see cref="Configure"/> hands it the spec and waits until the root filesystem is ready,
@@ -40,7 +47,7 @@ public sealed unsafe class ContainerProcess : IDisposable
     /// <summary>Spawn + Configure in one step.</summary>
     public static ContainerProcess Create(Spec spec, string bundle, StdioFds stdio, ITrace trace)
     {
-        var container = Spawn(spec.Linux?.Namespaces ?? [], bundle, stdio, trace);
+        var container = Spawn(spec.Linux?.Namespaces ?? [], bundle, stdio, CgroupHandles.None, trace);
         try
         {
             container.Configure(spec);
@@ -53,8 +60,8 @@ public sealed unsafe class ContainerProcess : IDisposable
         }
     }
 
-    /// <summary>Clones init into the given namespaces; it waits for <see cref="Configure"/>.</summary>
-    public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, ITrace trace)
+    /// <summary>Clones init into the given namespaces and cgroup; it waits for <see cref="Configure"/>.</summary>
+    public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, CgroupHandles cgroup, ITrace trace)
     {
         int flags = CloneFlags(namespaces);
         var (runtimeEnd, initEnd) = SyncChannel.CreatePair();
@@ -68,7 +75,7 @@ public sealed unsafe class ContainerProcess : IDisposable
         int[] fds = traceFd >= 0
             ? [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd, traceFd]
             : [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd];
-        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */);
+        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */, cgroup.V1Tasks, cgroup.V2Dir);
         initEnd.Dispose();
         if (trace.Enabled)
             trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,

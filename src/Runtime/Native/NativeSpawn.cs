@@ -6,17 +6,20 @@ namespace Inception.Runtime.Native;
 internal static unsafe partial class NativeSpawn
 {
     [LibraryImport("incrun_native", EntryPoint = "incrun_spawn", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Spawn(string path, byte** argv, byte** envp, int* fds, int nfds, int cloneFlags, int pdeathsig);
+    private static partial int Spawn(string path, byte** argv, byte** envp, int* fds, int nfds, int cloneFlags, int pdeathsig,
+        int* cgroupTasks, int ncgroup, int cgroup2Fd);
 
-    /// <summary>clone(flags) a child that maps <paramref name="fds"/>[i] to fd i and execve()s path.
+    /// <summary>clone(flags) a child that maps <paramref name="fds"/>[i] to fd i, joins the given
+    /// cgroups (v1 "tasks" fds, or a v2 directory fd) and execve()s path.
     /// Returns the pid, or -errno if clone or execve failed.</summary>
     public static int CloneExec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp, ReadOnlySpan<int> fds,
-        int cloneFlags, int pdeathsig)
+        int cloneFlags, int pdeathsig, ReadOnlySpan<int> cgroupTasks, int cgroup2Fd)
     {
         using var a = new CStringArray(argv);
         using var e = new CStringArray(envp);
         fixed (int* f = fds)
-            return Spawn(path, a.Pointer, e.Pointer, f, fds.Length, cloneFlags, pdeathsig);
+        fixed (int* c = cgroupTasks)
+            return Spawn(path, a.Pointer, e.Pointer, f, fds.Length, cloneFlags, pdeathsig, c, cgroupTasks.Length, cgroup2Fd);
     }
 }
 

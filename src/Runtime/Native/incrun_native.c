@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/sched.h>
 
 struct incrun_child {
     const char *path;
@@ -25,6 +26,8 @@ struct incrun_child {
     int nfds;
     int errpipe;      // write end, O_CLOEXEC: closed by a successful execve
     int pdeathsig;
+    const int *cgroup_tasks; // cgroup v1 "tasks" files, O_WRONLY
+    int ncgroup;
 };
 
 static void report(int fd, int err) {
@@ -39,6 +42,15 @@ static int child_main(void *arg) {
     int i, moved[64];
 
     if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) { report(c->errpipe, errno); _exit(127); }
+
+    // Join the container's v1 cgroups: "0" in "tasks" moves this (single) thread, which the kernel
+    // does without the global rwsem that a write of a pid to cgroup.procs takes (an RCU grace period:
+    // 10-20 ms). The child is single-threaded, so this moves the whole process, before it execs.
+    for (i = 0; i < c->ncgroup; i++) {
+        ssize_t w;
+        do { w = write(c->cgroup_tasks[i], "0", 1); } while (w < 0 && errno == EINTR);
+        if (w < 0) { report(c->errpipe, errno); _exit(127); }
+    }
 
     // .NET ignores SIGPIPE and installs handlers: give the child default dispositions and an empty mask.
     memset(&dfl, 0, sizeof dfl);
@@ -64,8 +76,10 @@ static int child_main(void *arg) {
 }
 
 // Returns the child's pid, or -errno when clone or the child's execve failed.
+// cgroup_tasks: v1 "tasks" fds the child joins; cgroup2_fd >= 0: a cgroup v2 directory the child is
+// created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it).
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
-                 int clone_flags, int pdeathsig) {
+                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
     int pipefd[2], err = 0, status;
@@ -79,10 +93,21 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     if (stack == MAP_FAILED) { err = errno; close(pipefd[0]); close(pipefd[1]); return -err; }
 
     c.path = path; c.argv = argv; c.envp = envp; c.fds = fds; c.nfds = nfds;
-    c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig;
-    // CLONE_VM|CLONE_VFORK, as posix_spawn does: no copy of the runtime's page tables and no
-    // copy-on-write faults afterwards; this thread sleeps until the child has exec'd or exited.
-    pid = clone(child_main, stack + stack_size, clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+    c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig; c.cgroup_tasks = cgroup_tasks; c.ncgroup = ncgroup;
+    if (cgroup2_fd >= 0) {
+        // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into the cgroup.
+        struct clone_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = (unsigned)clone_flags | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (unsigned)cgroup2_fd;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid == 0) child_main(&c);  // does not return
+    } else {
+        // CLONE_VM|CLONE_VFORK, as posix_spawn does: no copy of the runtime's page tables and no
+        // copy-on-write faults afterwards; this thread sleeps until the child has exec'd or exited.
+        pid = clone(child_main, stack + stack_size, clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+    }
     if (pid < 0) err = errno;
     close(pipefd[1]);
     if (pid > 0) {

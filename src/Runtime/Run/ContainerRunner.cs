@@ -36,8 +36,17 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         ContainerCgroup? cgroup = null;
         try
         {
-            // Spawn init first: its runtime starts up while the image is read and the spec written.
-            using var container = ContainerProcess.Spawn(SpecGenerator.Namespaces(o), dirs.Path, stdio, trace);
+            // The cgroup first (its limits come from flags alone), so init is cloned straight into it.
+            cgroup = CreateCgroup(o, id);
+            var handles = cgroup.OpenJoinHandles();
+            ContainerProcess container;
+            try
+            {
+                // Spawn init before reading the image: its runtime starts up while the spec is written.
+                container = ContainerProcess.Spawn(SpecGenerator.Namespaces(o), dirs.Path, stdio, handles, trace);
+            }
+            finally { ContainerCgroup.Close(handles); }
+            using var _ = container;
             var spec = BuildSpec(o, id, paths);
             WriteEtcFiles(paths, spec.Hostname!, o.Network);
             // The OCI document of the container, for people and later commands. Written here, where
@@ -46,7 +55,6 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             if (trace.Enabled)
                 trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
                     $"The OCI runtime spec of container {id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");
-            cgroup = JoinCgroup(spec, container.Pid);
             container.Configure(spec);
 
             using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
@@ -80,16 +88,16 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         }
     }
 
-    /// <summary>Creates the container's cgroup with its limits and moves init into it, before init can
-    /// exec anything: no instruction of the user's command runs unlimited.</summary>
-    ContainerCgroup JoinCgroup(Spec spec, int pid)
+    /// <summary>Creates the container's cgroup with its limits. Init is cloned into it, so no instruction
+    /// of the user's command (nor of init) runs unlimited.</summary>
+    ContainerCgroup CreateCgroup(RunOptions o, string id)
     {
         var layout = CgroupLayout.Detect();
-        var cgroup = new ContainerCgroup(layout, spec.Linux!.CgroupsPath!);
+        var path = ResourceParser.CgroupsPath(o.Resources, id);
+        var cgroup = new ContainerCgroup(layout, path);
         try
         {
-            cgroup.Create(spec.Linux.Resources);
-            cgroup.Join(pid);
+            cgroup.Create(ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus));
         }
         catch
         {
@@ -97,8 +105,8 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             throw;
         }
         if (trace.Enabled)
-            trace.Step("write", $"\"{spec.Linux.CgroupsPath}/cgroup.procs\", {pid}", 0,
-                $"Put the container in its own cgroup ({(layout.UseV2 ? "cgroup v2" : "cgroup v1 hierarchies")}): its memory, CPU and process limits apply before the command starts.");
+            trace.Step("mkdir", $"\"{path}\" in {(layout.UseV2 ? "the cgroup v2 hierarchy" : $"{layout.V1.Values.Distinct().Count()} cgroup v1 hierarchies")}", 0,
+                "Create the container's own cgroup and write its limits; init is cloned straight into it.");
         return cgroup;
     }
 
