@@ -10,6 +10,14 @@ public sealed record CgroupLayout(string? Unified, IReadOnlyDictionary<string, s
 {
     public bool UseV2 => Unified is not null && V1.Count == 0;
 
+    /// <summary>Whether containers can have a cgroup at all here.</summary>
+    public bool HasAny => UseV2 || V1.Count > 0;
+
+    /// <summary>The v1 hierarchies as (mount point name, its controllers): ("cpu,cpuacct", [cpu, cpuacct]).</summary>
+    public List<(string Name, List<string> Controllers)> Hierarchies() =>
+        [.. V1.GroupBy(kv => kv.Value).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (Path.GetFileName(g.Key), g.Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList()))];
+
     public static CgroupLayout Detect(string mountinfo = "/proc/self/mountinfo") => Parse(File.ReadAllLines(mountinfo));
 
     public static CgroupLayout Parse(IEnumerable<string> mountinfoLines)

@@ -28,6 +28,7 @@ struct incrun_child {
     int pdeathsig;
     const int *cgroup_tasks; // cgroup v1 "tasks" files, O_WRONLY
     int ncgroup;
+    int new_cgroupns;        // unshare(CLONE_NEWCGROUP) once inside the container's cgroup
 };
 
 static void report(int fd, int err) {
@@ -51,6 +52,8 @@ static int child_main(void *arg) {
         do { w = write(c->cgroup_tasks[i], "0", 1); } while (w < 0 && errno == EINTR);
         if (w < 0) { report(c->errpipe, errno); _exit(127); }
     }
+    // The cgroup namespace is rooted where the process is when it is made: so only now, inside.
+    if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { report(c->errpipe, errno); _exit(127); }
 
     // .NET ignores SIGPIPE and installs handlers: give the child default dispositions and an empty mask.
     memset(&dfl, 0, sizeof dfl);
@@ -94,6 +97,8 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
 
     c.path = path; c.argv = argv; c.envp = envp; c.fds = fds; c.nfds = nfds;
     c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig; c.cgroup_tasks = cgroup_tasks; c.ncgroup = ncgroup;
+    c.new_cgroupns = (clone_flags & CLONE_NEWCGROUP) != 0;
+    clone_flags &= ~CLONE_NEWCGROUP;
     if (cgroup2_fd >= 0) {
         // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into the cgroup.
         struct clone_args args;

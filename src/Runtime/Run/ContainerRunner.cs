@@ -37,17 +37,18 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         try
         {
             // The cgroup first (its limits come from flags alone), so init is cloned straight into it.
-            cgroup = CreateCgroup(o, id);
+            var layout = CgroupLayout.Detect();
+            cgroup = CreateCgroup(o, id, layout);
             var handles = cgroup.OpenJoinHandles();
             ContainerProcess container;
             try
             {
                 // Spawn init before reading the image: its runtime starts up while the spec is written.
-                container = ContainerProcess.Spawn(SpecGenerator.Namespaces(o), dirs.Path, stdio, handles, trace);
+                container = ContainerProcess.Spawn(SpecGenerator.Namespaces(o, layout), dirs.Path, stdio, handles, trace);
             }
             finally { ContainerCgroup.Close(handles); }
             using var _ = container;
-            var spec = BuildSpec(o, id, paths);
+            var spec = BuildSpec(o, id, paths, layout);
             WriteEtcFiles(paths, spec.Hostname!, o.Network);
             // The OCI document of the container, for people and later commands. Written here, where
             // this process would otherwise wait for init's runtime to start.
@@ -90,9 +91,8 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
 
     /// <summary>Creates the container's cgroup with its limits. Init is cloned into it, so no instruction
     /// of the user's command (nor of init) runs unlimited.</summary>
-    ContainerCgroup CreateCgroup(RunOptions o, string id)
+    ContainerCgroup CreateCgroup(RunOptions o, string id, CgroupLayout layout)
     {
-        var layout = CgroupLayout.Detect();
         var path = ResourceParser.CgroupsPath(o.Resources, id);
         var cgroup = new ContainerCgroup(layout, path);
         try
@@ -110,7 +110,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         return cgroup;
     }
 
-    Spec BuildSpec(RunOptions o, string id, ContainerPaths paths)
+    Spec BuildSpec(RunOptions o, string id, ContainerPaths paths, CgroupLayout layout)
     {
         var image = new ImageStore(stateRoot).Resolve(o.Image);
         var c = image.Config.Config;
@@ -119,7 +119,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
         };
         return SpecGenerator.Generate(o, defaults, image.LayerDirs, id, paths, p => ImageStore.ReadFile(image, p),
-            o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable);
+            o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);
     }
 
     static void WriteEtcFiles(ContainerPaths paths, string hostname, string network)

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Inception.Runtime.Cgroups;
 using Inception.Runtime.Errors;
 using Inception.Runtime.Oci;
 
@@ -52,10 +53,13 @@ public static partial class SpecGenerator
         ResourceParser.CgroupsPath(o.Resources, "x");
     }
 
+    /// <param name="cgroups">the host's cgroup layout (detected when null): the container gets a cgroup
+    /// namespace and /sys/fs/cgroup showing its own cgroup when the host has any hierarchy</param>
     public static Spec Generate(RunOptions o, ImageDefaults image, IReadOnlyList<string> layerDirs, string id,
         ContainerPaths paths, Func<string, byte[]?> readImageFile, (ushort Rows, ushort Cols)? consoleSize,
-        Func<string, string?> hostEnv)
+        Func<string, string?> hostEnv, CgroupLayout? cgroups = null)
     {
+        cgroups ??= CgroupLayout.Detect();
         Validate(o);
         var cwd = !string.IsNullOrEmpty(o.Workdir) ? o.Workdir : !string.IsNullOrEmpty(image.WorkingDir) ? image.WorkingDir : "/";
         if (!cwd.StartsWith('/'))
@@ -87,7 +91,7 @@ public static partial class SpecGenerator
         if (o.Tty) env.SetDefault("TERM=xterm");
         env.SetDefault($"HOME={user.Home}");
 
-        var namespaces = Namespaces(o);
+        var namespaces = Namespaces(o, cgroups);
 
         var mounts = new List<Mount>
         {
@@ -101,6 +105,7 @@ public static partial class SpecGenerator
             new() { Destination = "/etc/hostname", Type = "bind", Source = paths.HostnameFile, Options = ["rbind", "rprivate"] },
             new() { Destination = "/etc/hosts", Type = "bind", Source = paths.HostsFile, Options = ["rbind", "rprivate"] },
         };
+        mounts.InsertRange(4, CgroupMounts(cgroups, o.Privileged)); // right after /sys, as docker orders them
         foreach (var v in o.Volumes)
         {
             var (source, destination, readOnly) = ParseVolume(v);
@@ -174,11 +179,30 @@ public static partial class SpecGenerator
     }
 
     /// <summary>The namespaces a container of these options gets (known before the image is read).</summary>
-    public static List<Namespace> Namespaces(RunOptions o)
+    public static List<Namespace> Namespaces(RunOptions o, CgroupLayout cgroups)
     {
         var namespaces = new List<Namespace> { new() { Type = "pid" }, new() { Type = "mount" }, new() { Type = "uts" }, new() { Type = "ipc" } };
         if (o.Network == "none") namespaces.Add(new() { Type = "network" });
+        if (cgroups.HasAny) namespaces.Add(new() { Type = "cgroup" });
         return namespaces;
+    }
+
+    /// <summary>/sys/fs/cgroup inside the container, showing (through its cgroup namespace) its own cgroup
+    /// as the root: cgroup2 on v2; on v1 a tmpfs with one mount per hierarchy, then made read-only.</summary>
+    static List<Mount> CgroupMounts(CgroupLayout cgroups, bool privileged)
+    {
+        var mode = privileged ? "rw" : "ro";
+        if (cgroups.UseV2)
+            return [new() { Destination = "/sys/fs/cgroup", Type = "cgroup2", Source = "cgroup2", Options = ["nosuid", "noexec", "nodev", "relatime", mode] }];
+        var mounts = new List<Mount>();
+        var hierarchies = cgroups.Hierarchies();
+        if (hierarchies.Count == 0) return mounts;
+        mounts.Add(new() { Destination = "/sys/fs/cgroup", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "noexec", "nodev", "mode=755"] });
+        foreach (var (name, controllers) in hierarchies)
+            mounts.Add(new() { Destination = $"/sys/fs/cgroup/{name}", Type = "cgroup", Source = "cgroup", Options = ["nosuid", "noexec", "nodev", "relatime", mode, .. controllers] });
+        if (!privileged)
+            mounts.Add(new() { Destination = "/sys/fs/cgroup", Type = "tmpfs", Source = "tmpfs", Options = ["remount", "ro", "nosuid", "noexec", "nodev", "mode=755"] });
+        return mounts;
     }
 
     /// <summary><c>HOST:CONTAINER[:ro|rw]</c> with absolute paths on both sides.</summary>

@@ -14,14 +14,30 @@ public sealed class CgroupTests : ContainerTest
         if (Layout.UseV2 || !Layout.V1.ContainsKey("memory")) Assert.Ignore("these checks read cgroup v1 files");
     }
 
-    /// <summary>Starts a container that prints its cgroup path and sleeps; returns the host dir of a controller.</summary>
+    /// <summary>Starts a container that sleeps; returns the host dir of one of its controllers, as the
+    /// host sees the container's PID 1 (/proc/PID/cgroup).</summary>
     static (System.Diagnostics.Process P, string Dir) Start(string controller, params string[] flags)
     {
-        var (p, stdout, _) = Incrun.StartUntil("READY", ["run", "--rm", .. flags, "busybox", "sh", "-c", $"grep ':{controller}:' /proc/self/cgroup; echo READY; sleep 30"]);
-        var line = stdout.ToString().Split('\n').First(l => l.Contains($":{controller}:"));
+        var (p, _, _) = Incrun.StartUntil("READY", ["run", "--rm", .. flags, "busybox", "sh", "-c", "echo READY; sleep 30"]);
+        var init = Incrun.ChildrenOf(p.Id).Single();
+        var line = File.ReadAllLines($"/proc/{init}/cgroup").First(l => l.Split(':')[1].Split(',').Contains(controller));
         var path = line.Split(':', 3)[2].Trim();
         Assert.That(path, Does.Match("^/incrun/[0-9a-f]{64}$"));
         return (p, Layout.V1[controller] + path);
+    }
+
+    [Test]
+    public void InsideTheContainerItsCgroupIsTheRoot()
+    {
+        var r = Run("run", "--rm", "--memory", "64m", "busybox", "sh", "-c",
+            "grep memory /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; mkdir /sys/fs/cgroup/memory/x 2>&1 || echo denied");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines[0], Does.EndWith(":memory:/"), "the cgroup namespace is rooted at the container's cgroup");
+        Assert.That(lines[1], Is.EqualTo("67108864"));
+        Assert.That(r.Stdout, Does.Contain("Read-only file system").Or.Contain("denied"));
+        var ns = Run("run", "--rm", "busybox", "readlink", "/proc/self/ns/cgroup").Stdout.Trim();
+        Assert.That(ns, Is.Not.EqualTo(new FileInfo("/proc/self/ns/cgroup").LinkTarget));
     }
 
     static void Stop(System.Diagnostics.Process p, string dir)

@@ -130,7 +130,7 @@ public sealed class ConfigTests : ContainerTest
     {
         var r = Run("--explain", "run", "--rm", "busybox", "true");
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
-        Assert.That(r.Stderr, Does.Contain("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET|SIGCHLD) = ok"));
+        Assert.That(r.Stderr, Does.Contain("clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET|CLONE_NEWCGROUP|SIGCHLD) = ok"));
         Assert.That(r.Stderr, Does.Contain("mount(\"overlay\""));
         Assert.That(r.Stderr, Does.Contain("pivot_root(\".\", \".\") = ok"));
         Assert.That(r.Stderr, Does.Contain("execve(\"/bin/true\""));

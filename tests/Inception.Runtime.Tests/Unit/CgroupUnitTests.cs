@@ -102,4 +102,27 @@ public class CgroupUnitTests : TempDirTest
         Assert.That(File.ReadAllText(Path.Combine(root, "incrun", "abc", "pids.max")), Is.EqualTo("5"));
         Assert.That(File.ReadAllText(Path.Combine(root, "incrun", "abc", "cgroup.procs")), Is.EqualTo("4242"));
     }
+
+    [Test]
+    public void V1FilesGoToEachControllersDirectory()
+    {
+        var roots = new Dictionary<string, string>();
+        foreach (var c in new[] { "memory", "cpu", "cpuset", "pids" }) roots[c] = MakeDir(c);
+        File.WriteAllText(Path.Combine(roots["cpuset"], "cpuset.cpus"), "0-1");
+        File.WriteAllText(Path.Combine(roots["cpuset"], "cpuset.mems"), "0");
+        var cg = new ContainerCgroup(new CgroupLayout(null, roots), "/incrun/abc");
+        // a fake cgroupfs creates no files in a new group: the swap file must exist for --memory-swap
+        Directory.CreateDirectory(Path.Combine(roots["memory"], "incrun", "abc"));
+        File.WriteAllText(Path.Combine(roots["memory"], "incrun", "abc", "memory.memsw.limit_in_bytes"), "");
+        cg.Create(new LinuxResources
+        {
+            Memory = new LinuxMemory { Limit = 64L << 20, Swap = 128L << 20 },
+            Cpu = new LinuxCpu { Quota = 20000, Period = 100000, Shares = 256, Cpus = "1" },
+            Pids = new LinuxPids { Limit = -1 },
+        });
+        string F(string c, string name) => File.ReadAllText(Path.Combine(roots[c], "incrun", "abc", name));
+        Assert.That((F("memory", "memory.limit_in_bytes"), F("memory", "memory.memsw.limit_in_bytes")), Is.EqualTo(("67108864", "134217728")));
+        Assert.That((F("cpu", "cpu.cfs_quota_us"), F("cpu", "cpu.cfs_period_us"), F("cpu", "cpu.shares")), Is.EqualTo(("20000", "100000", "256")));
+        Assert.That((F("cpuset", "cpuset.cpus"), F("pids", "pids.max")), Is.EqualTo(("1", "max")));
+    }
 }

@@ -35,7 +35,8 @@ public class RootfsSetupTests : TempDirTest
         var paths = new ContainerPaths(Root, MakeDir("upper"), MakeDir("work"), MakeFile("hostname", "c\n"),
             MakeFile("hosts", "127.0.0.1 localhost\n"), MakeFile("resolv.conf", "nameserver 1.1.1.1\n"));
         var spec = SpecGenerator.Generate(new RunOptions { Image = "busybox", Command = ["sh"] }, new ImageDefaults(),
-            ["/layers/1", "/layers/2"], "0123456789abcdef", paths, _ => null, null, _ => null);
+            ["/layers/1", "/layers/2"], "0123456789abcdef", paths, _ => null, null, _ => null,
+            new Cgroups.CgroupLayout(null, new Dictionary<string, string>()));
 
         var (sys, _) = Prepare(spec);
 

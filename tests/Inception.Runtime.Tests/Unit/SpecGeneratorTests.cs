@@ -38,7 +38,9 @@ public class SpecGeneratorTests : TempDirTest
     static Spec Gen(RunOptions o, ImageDefaults? image = null, Func<string, string?>? hostEnv = null,
         IReadOnlyList<string>? layers = null, (ushort, ushort)? console = null) =>
         SpecGenerator.Generate(o, image ?? new ImageDefaults(), layers ?? ["/layers/a"], Id, Paths,
-            f => f switch { "/etc/passwd" => Passwd, "/etc/group" => Group, _ => null }, console, hostEnv ?? (_ => null));
+            f => f switch { "/etc/passwd" => Passwd, "/etc/group" => Group, _ => null }, console, hostEnv ?? (_ => null), NoCgroups);
+
+    static readonly Cgroups.CgroupLayout NoCgroups = new(null, new Dictionary<string, string>());
 
     static string Error(Action d) => Assert.Throws<RuntimeError>(d)!.Message;
 
@@ -243,6 +245,36 @@ public class SpecGeneratorTests : TempDirTest
         Assert.That(mounts[3].Options, Does.Contain("ro"));
         Assert.That(mounts[0].Options, Is.EquivalentTo(new[] { "nosuid", "noexec", "nodev" }));
         Assert.That(mounts[2].Options, Does.Contain("newinstance").And.Contain("gid=5"));
+    }
+
+    [Test]
+    public void CgroupNamespaceAndMountsOnV1()
+    {
+        var hybrid = new Cgroups.CgroupLayout("/sys/fs/cgroup/unified", new Dictionary<string, string>
+        {
+            ["cpu"] = "/sys/fs/cgroup/cpu,cpuacct", ["cpuacct"] = "/sys/fs/cgroup/cpu,cpuacct", ["memory"] = "/sys/fs/cgroup/memory",
+        });
+        var spec = SpecGenerator.Generate(Opts("sh"), new ImageDefaults(), ["/l"], Id, Paths, _ => null, null, _ => null, hybrid);
+        Assert.That(spec.Linux!.Namespaces.Select(n => n.Type), Does.Contain("cgroup"));
+        var cg = spec.Mounts.Skip(4).Take(4).Select(m => (m.Destination, m.Type, string.Join(',', m.Options!))).ToArray();
+        Assert.That(cg, Is.EqualTo(new[]
+        {
+            ("/sys/fs/cgroup", "tmpfs", "nosuid,noexec,nodev,mode=755"),
+            ("/sys/fs/cgroup/cpu,cpuacct", "cgroup", "nosuid,noexec,nodev,relatime,ro,cpu,cpuacct"),
+            ("/sys/fs/cgroup/memory", "cgroup", "nosuid,noexec,nodev,relatime,ro,memory"),
+            ("/sys/fs/cgroup", "tmpfs", "remount,ro,nosuid,noexec,nodev,mode=755"),
+        }));
+        Assert.That(spec.Linux.CgroupsPath, Is.EqualTo($"/incrun/{Id}"));
+    }
+
+    [Test]
+    public void CgroupMountOnV2()
+    {
+        var v2 = new Cgroups.CgroupLayout("/sys/fs/cgroup", new Dictionary<string, string>());
+        var spec = SpecGenerator.Generate(Opts("sh"), new ImageDefaults(), ["/l"], Id, Paths, _ => null, null, _ => null, v2);
+        Assert.That((spec.Mounts[4].Destination, spec.Mounts[4].Type), Is.EqualTo(("/sys/fs/cgroup", "cgroup2")));
+        Assert.That(spec.Mounts[4].Options, Does.Contain("ro"));
+        Assert.That(spec.Mounts.Count(m => m.Destination.StartsWith("/sys/fs/cgroup")), Is.EqualTo(1));
     }
 
     [Test]
