@@ -36,15 +36,18 @@ public sealed class ContainerCgroup
             {
                 var parent = dir;
                 dir = Path.Combine(dir, part);
-                if (Directory.Exists(dir)) continue;
-                if (_layout.UseV2) EnableControllers(parent);
-                try { Directory.CreateDirectory(dir); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                if (!Directory.Exists(dir))
                 {
-                    throw RuntimeError.Plain($"mkdir {dir}: {e.Message}");
+                    if (_layout.UseV2) EnableControllers(parent);
+                    try { Directory.CreateDirectory(dir); }  // recreates a parent another incrun just removed
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        throw RuntimeError.Plain($"mkdir {dir}: {e.Message}");
+                    }
                 }
-                if (!_layout.UseV2 && File.Exists(Path.Combine(dir, "cpuset.cpus")))
-                    InheritCpuset(parent, dir); // a new v1 cpuset is empty: no task could join it
+                // A new v1 cpuset is empty and no task could join it: fill each level from the one above
+                // (checked even for existing levels, which a parallel incrun may have just recreated).
+                if (!_layout.UseV2 && File.Exists(Path.Combine(dir, "cpuset.cpus"))) InheritCpuset(parent, dir);
             }
             _dirs.Add(dir);
         }

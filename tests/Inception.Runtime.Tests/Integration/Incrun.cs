@@ -14,7 +14,7 @@ public static class Incrun
     public static string RepoRoot { get; } = FindRepoRoot();
 
     /// <summary>The binary under test: $INCRUN_BIN, else the one `./build.sh` installed.</summary>
-    public static string Binary { get; } = Environment.GetEnvironmentVariable("INCRUN_BIN") is { Length: > 0 } b ? b : "/usr/local/bin/incrun";
+    public static string Binary { get; } = Environment.GetEnvironmentVariable("INCRUN_BIN") is { Length: > 0 } b ? Path.GetFullPath(b) : "/usr/local/bin/incrun";
 
     /// <summary>A state root of the test run's own (images and containers), removed at the end.</summary>
     public static string StateRoot { get; } = Path.Combine(Path.GetTempPath(), $"incrun-it-{Environment.ProcessId}");

@@ -118,4 +118,18 @@ public sealed class ProcessTests : ContainerTest
         Assert.That(next.ExitCode, Is.EqualTo(0), next.ToString());
         Assert.That(Incrun.LeftoverContainers(), Is.Empty, "the next run did not reap the stale directory");
     }
+
+    [Test]
+    public void ParallelRunsDoNotDisturbEachOther()
+    {
+        var runs = Enumerable.Range(0, 12).Select(i => Task.Run(() =>
+            Run("run", "--rm", "--memory", "32m", "--hostname", $"box{i}", "busybox", "sh", "-c", "hostname; cat /sys/fs/cgroup/memory/memory.limit_in_bytes"))).ToArray();
+        Task.WaitAll(runs);
+        for (int i = 0; i < runs.Length; i++)
+        {
+            var r = runs[i].Result;
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+            Assert.That(r.Stdout, Is.EqualTo($"box{i}\n33554432\n"), r.ToString());
+        }
+    }
 }
