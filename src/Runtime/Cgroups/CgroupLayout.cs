@@ -18,7 +18,15 @@ public sealed record CgroupLayout(string? Unified, IReadOnlyDictionary<string, s
         [.. V1.GroupBy(kv => kv.Value).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => (Path.GetFileName(g.Key), g.Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList()))];
 
-    public static CgroupLayout Detect(string mountinfo = "/proc/self/mountinfo") => Parse(File.ReadAllLines(mountinfo));
+    /// <summary>The host's layout. <c>INCRUN_CGROUP_MODE=v2</c> uses only the unified hierarchy on a hybrid
+    /// host (its controllers stay with v1, so limits are refused there; tests use it to exercise the v2 path).</summary>
+    public static CgroupLayout Detect(string mountinfo = "/proc/self/mountinfo")
+    {
+        var layout = Parse(File.ReadAllLines(mountinfo));
+        return Environment.GetEnvironmentVariable("INCRUN_CGROUP_MODE") == "v2" && layout.Unified is not null
+            ? layout with { V1 = new Dictionary<string, string>() }
+            : layout;
+    }
 
     public static CgroupLayout Parse(IEnumerable<string> mountinfoLines)
     {

@@ -103,6 +103,22 @@ public sealed class CgroupTests : ContainerTest
         Assert.That(r.Stdout.Trim(), Is.EqualTo("1"), r.ToString());
     }
 
+    [Test]
+    public void TheCgroupV2PathOnTheUnifiedHierarchy()
+    {
+        // This host keeps its controllers in v1; its unified hierarchy still takes cgroups, so the v2 path
+        // (clone3 CLONE_INTO_CGROUP, cgroup namespace, cgroup2 mount) runs for real without limits.
+        if (Layout.Unified is null) Assert.Ignore("no cgroup2 mount");
+        var psi = Incrun.StartInfo(["run", "--rm", "busybox", "sh", "-c", "grep '^0::' /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; ls /sys/fs/cgroup"]);
+        psi.Environment["INCRUN_CGROUP_MODE"] = "v2";
+        var r = Incrun.Exec(psi, null, TimeSpan.FromSeconds(30));
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Stdout, Does.StartWith("0::/\n"), "in its own v2 cgroup, the root of its cgroup namespace");
+        Assert.That(r.Stdout, Does.Contain(" /sys/fs/cgroup ro,").And.Contain(" - cgroup2 "));
+        Assert.That(r.Stdout, Does.Contain("cgroup.events"), "a non-root cgroup's files");
+        Assert.That(Directory.GetDirectories(Layout.Unified).Where(d => d.EndsWith("/incrun")), Is.Empty);
+    }
+
     [TestCase("--memory", "3x", "invalid size for --memory: '3x'")]
     [TestCase("--memory", "-5m", "invalid size for --memory")]
     [TestCase("--memory", "1m", "Minimum memory limit allowed is 6MB")]
