@@ -5,11 +5,8 @@ namespace Inception.Runtime.Init;
 
 /// <summary>Finds the command in $PATH the way execvp does, with docker's messages and exit codes
 /// (127 not found, 126 found but not executable).</summary>
-internal static partial class ExecLookup
+internal static class ExecLookup
 {
-    [System.Runtime.InteropServices.LibraryImport("libc", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-    private static partial int access(string path, int mode);
-
     const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     public static string Find(string command, IReadOnlyList<string> env)
@@ -26,7 +23,7 @@ internal static partial class ExecLookup
         {
             var candidate = Path.Combine(dir.Length == 0 ? "." : dir, command);
             if (!File.Exists(candidate)) continue;
-            if (access(candidate, 1 /* X_OK */) == 0) return candidate;
+            if (Libc.access(candidate, 1 /* X_OK */) == 0) return candidate;
             denied = true;
         }
         throw denied
