@@ -12,6 +12,16 @@ static class Humanize
         return u == 0 ? $"{bytes}B" : $"{v:0.##}{units[u]}";
     }
 
+    /// <summary>docker's memory sizes: 1.5MiB, 1.953GiB.</summary>
+    public static string BinarySize(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double v = bytes;
+        int u = 0;
+        while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
+        return u == 0 ? $"{bytes}B" : $"{v:0.###}{units[u]}";
+    }
+
     public static string Ago(DateTimeOffset? when)
     {
         if (when is null) return "N/A";

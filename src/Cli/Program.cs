@@ -16,6 +16,7 @@ foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) 
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
+root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 
 var result = root.Parse(RunCommand.SplitAtImage(args));

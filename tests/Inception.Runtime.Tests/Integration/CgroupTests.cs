@@ -119,6 +119,36 @@ public sealed class CgroupTests : ContainerTest
         Assert.That(Directory.GetDirectories(Layout.Unified).Where(d => d.EndsWith("/incrun")), Is.Empty);
     }
 
+    [Test]
+    public void StatsShowsUsageAndLimits()
+    {
+        var (p, _, _) = Incrun.StartUntil("READY", "run", "--rm", "--name", "busy1", "--memory", "64m", "--cpus", "0.5", "busybox", "sh", "-c",
+            "echo READY; while :; do :; done");
+        try
+        {
+            var table = Run("stats", "--no-stream");
+            Assert.That(table.ExitCode, Is.EqualTo(0), table.ToString());
+            var lines = table.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.That(lines[0], Does.StartWith("CONTAINER ID   NAME"));
+            Assert.That(lines.Single(l => l.Contains("busy1")), Does.Contain(" / 64MiB"));
+
+            var json = Run("stats", "--no-stream", "--format", "json", "busy1");
+            using var doc = System.Text.Json.JsonDocument.Parse(json.Stdout);
+            var cpu = double.Parse(doc.RootElement.GetProperty("CPUPerc").GetString()!.TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.That(cpu, Is.InRange(20.0, 75.0), "a busy loop under --cpus 0.5 uses about half a CPU");
+            Assert.That(doc.RootElement.GetProperty("PIDs").GetString(), Is.EqualTo("1"));
+
+            var missing = Run("stats", "--no-stream", "nosuch");
+            Assert.That(missing.Stderr.Trim(), Is.EqualTo("incrun: No such container: nosuch"));
+        }
+        finally
+        {
+            Native.Libc.kill(Incrun.ChildrenOf(p.Id).Single(), 9);
+            p.WaitForExit();
+            p.Dispose();
+        }
+    }
+
     [TestCase("--memory", "3x", "invalid size for --memory: '3x'")]
     [TestCase("--memory", "-5m", "invalid size for --memory")]
     [TestCase("--memory", "1m", "Minimum memory limit allowed is 6MB")]
