@@ -8,7 +8,8 @@ static class RunCommand
     static readonly HashSet<string> LongWithValue =
         ["--env", "--env-file", "--workdir", "--user", "--hostname", "--volume", "--entrypoint", "--network", "--net", "--name", "--root",
          "--cap-add", "--cap-drop", "--security-opt", "--memory", "--memory-reservation", "--memory-swap", "--kernel-memory",
-         "--cpus", "--cpu-shares", "--cpu-quota", "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit", "--cgroup-parent"];
+         "--cpus", "--cpu-shares", "--cpu-quota", "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit", "--cgroup-parent",
+         "--blkio-weight", "--device-read-bps", "--device-write-bps", "--device-read-iops", "--device-write-iops"];
     const string ShortWithValue = "ewuhvmc";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
@@ -82,6 +83,11 @@ static class RunCommand
         var pidsLimit = new Option<long?>("--pids-limit") { Description = "Tune container pids limit (-1 for unlimited)" };
         var oomKillDisable = new Option<bool>("--oom-kill-disable") { Description = "Disable the OOM killer (cgroup v1 only)" };
         var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup for the container (default incrun)" };
+        var blkioWeight = new Option<long?>("--blkio-weight") { Description = "Block IO relative weight, 10 to 1000" };
+        var readBps = new Option<string[]>("--device-read-bps") { Description = "Limit read rate from a device (e.g. /dev/sda:1mb)" };
+        var writeBps = new Option<string[]>("--device-write-bps") { Description = "Limit write rate to a device" };
+        var readIops = new Option<string[]>("--device-read-iops") { Description = "Limit read operations per second from a device" };
+        var writeIops = new Option<string[]>("--device-write-iops") { Description = "Limit write operations per second to a device" };
         var image = new Argument<string>("IMAGE") { Description = "The image to run" };
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments (options end at IMAGE)", Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true };
 
@@ -94,7 +100,8 @@ static class RunCommand
         {
             interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
             capAdd, capDrop, privileged, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
-            cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, image, command,
+            cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, blkioWeight, readBps, writeBps,
+            readIops, writeIops, image, command,
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
@@ -128,7 +135,9 @@ static class RunCommand
                     KernelMemory = r.GetValue(kernelMemory), Cpus = r.GetValue(cpus), CpuShares = r.GetValue(cpuShares),
                     CpuQuota = r.GetValue(cpuQuota), CpuPeriod = r.GetValue(cpuPeriod), CpusetCpus = r.GetValue(cpusetCpus),
                     CpusetMems = r.GetValue(cpusetMems), PidsLimit = r.GetValue(pidsLimit), OomKillDisable = r.GetValue(oomKillDisable),
-                    CgroupParent = r.GetValue(cgroupParent),
+                    CgroupParent = r.GetValue(cgroupParent), BlkioWeight = r.GetValue(blkioWeight),
+                    DeviceReadBps = r.GetValue(readBps) ?? [], DeviceWriteBps = r.GetValue(writeBps) ?? [],
+                    DeviceReadIops = r.GetValue(readIops) ?? [], DeviceWriteIops = r.GetValue(writeIops) ?? [],
                 },
             };
             var outcome = new ContainerRunner(r.GetValue(GlobalOptions.Root)!, GlobalOptions.Trace(r)).Run(options);

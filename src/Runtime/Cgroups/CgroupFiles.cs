@@ -45,7 +45,21 @@ internal static class CgroupFiles
         }
         if (r.Pids is { } p && cg.V1Dir("pids") is { } pids)
             Write(pids, "pids.max", p.Limit <= 0 ? "max" : p.Limit.ToString());
+        if (r.BlockIo is { } io && cg.V1Dir("blkio") is { } blkio)
+        {
+            if (io.Weight is { } w) Write(blkio, WeightFile(blkio, "blkio.weight", "blkio.bfq.weight"), w.ToString());
+            foreach (var (file, list) in new[] {
+                ("blkio.throttle.read_bps_device", io.ThrottleReadBpsDevice), ("blkio.throttle.write_bps_device", io.ThrottleWriteBpsDevice),
+                ("blkio.throttle.read_iops_device", io.ThrottleReadIopsDevice), ("blkio.throttle.write_iops_device", io.ThrottleWriteIopsDevice) })
+                foreach (var d in list ?? [])
+                    Write(blkio, file, $"{d.Major}:{d.Minor} {d.Rate}");
+        }
     }
+
+    /// <summary>The weight file this host's I/O scheduler offers, or a clear error.</summary>
+    static string WeightFile(string dir, params string[] candidates) =>
+        candidates.FirstOrDefault(f => File.Exists(Path.Combine(dir, f)))
+        ?? throw RuntimeError.Plain($"--blkio-weight: this host's I/O scheduler takes no weights (none of {string.Join(", ", candidates)} in {dir})");
 
     public static void ApplyV2(string dir, LinuxResources r)
     {
@@ -67,6 +81,29 @@ internal static class CgroupFiles
             if (c.Mems is { Length: > 0 } mems) Write(dir, "cpuset.mems", mems);
         }
         if (r.Pids is { } p) Write(dir, "pids.max", p.Limit <= 0 ? "max" : p.Limit.ToString());
+        if (r.BlockIo is { } io)
+        {
+            if (io.Weight is { } w)
+            {
+                var file = WeightFile(dir, "io.bfq.weight", "io.weight");
+                Write(dir, file, file == "io.weight" ? $"default {w}" : w.ToString());
+            }
+            var limits = new Dictionary<string, List<string>>();
+            void Add(List<LinuxThrottleDevice>? list, string key)
+            {
+                foreach (var d in list ?? [])
+                {
+                    var dev = $"{d.Major}:{d.Minor}";
+                    if (!limits.TryGetValue(dev, out var l)) limits[dev] = l = [];
+                    l.Add($"{key}={d.Rate}");
+                }
+            }
+            Add(io.ThrottleReadBpsDevice, "rbps");
+            Add(io.ThrottleWriteBpsDevice, "wbps");
+            Add(io.ThrottleReadIopsDevice, "riops");
+            Add(io.ThrottleWriteIopsDevice, "wiops");
+            foreach (var (dev, l) in limits) Write(dir, "io.max", $"{dev} {string.Join(' ', l)}");
+        }
     }
 
     /// <summary>cpu.shares [2, 262144] → cpu.weight [1, 10000], the conversion runc and crun use.</summary>

@@ -47,6 +47,13 @@ internal static unsafe partial class Libc
     public static uint Major(ulong dev) => (uint)(((dev >> 32) & 0xfffff000) | ((dev >> 8) & 0xfff));
     public static uint Minor(ulong dev) => (uint)(((dev >> 12) & 0xffffff00) | (dev & 0xff));
 
+    /// <summary>stat (following symlinks) through the C library; returns the errno (0 on success).</summary>
+    public static int StatPath(string path, out Stat st)
+    {
+        fixed (Stat* p = &st)
+            return fstatat(AT_FDCWD, path, p, 0) == 0 ? 0 : Errno;
+    }
+
     /// <summary>lstat through the C library; returns the errno (0 on success).</summary>
     public static int LStat(string path, out Stat st)
     {

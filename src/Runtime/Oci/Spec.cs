@@ -92,6 +92,23 @@ public sealed class LinuxResources
     [JsonPropertyName("memory")] public LinuxMemory? Memory { get; set; }
     [JsonPropertyName("cpu")] public LinuxCpu? Cpu { get; set; }
     [JsonPropertyName("pids")] public LinuxPids? Pids { get; set; }
+    [JsonPropertyName("blockIO")] public LinuxBlockIo? BlockIo { get; set; }
+}
+
+public sealed class LinuxBlockIo
+{
+    [JsonPropertyName("weight")] public ushort? Weight { get; set; }
+    [JsonPropertyName("throttleReadBpsDevice")] public List<LinuxThrottleDevice>? ThrottleReadBpsDevice { get; set; }
+    [JsonPropertyName("throttleWriteBpsDevice")] public List<LinuxThrottleDevice>? ThrottleWriteBpsDevice { get; set; }
+    [JsonPropertyName("throttleReadIOPSDevice")] public List<LinuxThrottleDevice>? ThrottleReadIopsDevice { get; set; }
+    [JsonPropertyName("throttleWriteIOPSDevice")] public List<LinuxThrottleDevice>? ThrottleWriteIopsDevice { get; set; }
+}
+
+public sealed class LinuxThrottleDevice
+{
+    [JsonPropertyName("major")] public long Major { get; set; }
+    [JsonPropertyName("minor")] public long Minor { get; set; }
+    [JsonPropertyName("rate")] public ulong Rate { get; set; }
 }
 
 public sealed class LinuxMemory

@@ -87,7 +87,42 @@ public static partial class ResourceParser
             r.Cpu = cpu;
 
         if (f.PidsLimit is { } pids) r.Pids = new LinuxPids { Limit = pids <= 0 ? -1 : pids };
-        return r.Memory is null && r.Cpu is null && r.Pids is null ? null : r;
+
+        var io = new LinuxBlockIo();
+        if (f.BlkioWeight is { } weight)
+        {
+            if (weight is < 10 or > 1000) throw RuntimeError.Plain("Range of blkio weight is from 10 to 1000");
+            io.Weight = (ushort)weight;
+        }
+        io.ThrottleReadBpsDevice = Throttles("--device-read-bps", f.DeviceReadBps, bytes: true);
+        io.ThrottleWriteBpsDevice = Throttles("--device-write-bps", f.DeviceWriteBps, bytes: true);
+        io.ThrottleReadIopsDevice = Throttles("--device-read-iops", f.DeviceReadIops, bytes: false);
+        io.ThrottleWriteIopsDevice = Throttles("--device-write-iops", f.DeviceWriteIops, bytes: false);
+        if (io.Weight is not null || io.ThrottleReadBpsDevice is not null || io.ThrottleWriteBpsDevice is not null ||
+            io.ThrottleReadIopsDevice is not null || io.ThrottleWriteIopsDevice is not null)
+            r.BlockIo = io;
+        return r.Memory is null && r.Cpu is null && r.Pids is null && r.BlockIo is null ? null : r;
+    }
+
+    /// <summary>docker's <c>DEVICE:RATE</c> (<c>/dev/sda:1mb</c>, <c>/dev/sda:100</c>): a block device of the host.</summary>
+    static List<LinuxThrottleDevice>? Throttles(string flag, IReadOnlyList<string> values, bool bytes)
+    {
+        if (values.Count == 0) return null;
+        var list = new List<LinuxThrottleDevice>();
+        foreach (var v in values)
+        {
+            int colon = v.LastIndexOf(':');
+            if (colon <= 0) throw RuntimeError.Plain($"bad format for {flag}: \"{v}\" (expected DEVICE:RATE)");
+            var (path, rateText) = (v[..colon], v[(colon + 1)..]);
+            ulong rate;
+            if (bytes) rate = (ulong)ParseSize(flag, rateText);
+            else if (!ulong.TryParse(rateText, out rate)) throw RuntimeError.Plain($"invalid rate for {flag}: \"{rateText}\" (expected a number of operations per second)");
+            int err = Native.Libc.StatPath(path, out var st);
+            if (err != 0) throw new RuntimeError(flag, path, err);
+            if ((st.Mode & 0xF000) != 0x6000) throw RuntimeError.Plain($"{flag}: {path} is not a block device");
+            list.Add(new LinuxThrottleDevice { Major = Native.Libc.Major(st.Rdev), Minor = Native.Libc.Minor(st.Rdev), Rate = rate });
+        }
+        return list;
     }
 
     /// <summary>The cgroup of a container: &lt;parent&gt;/&lt;id&gt;, parent "incrun" unless --cgroup-parent.</summary>

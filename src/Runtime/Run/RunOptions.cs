@@ -41,6 +41,11 @@ public sealed record ResourceFlags
     public long? PidsLimit { get; init; }
     public bool OomKillDisable { get; init; }
     public string? CgroupParent { get; init; }
+    public long? BlkioWeight { get; init; }
+    public IReadOnlyList<string> DeviceReadBps { get; init; } = [];
+    public IReadOnlyList<string> DeviceWriteBps { get; init; } = [];
+    public IReadOnlyList<string> DeviceReadIops { get; init; } = [];
+    public IReadOnlyList<string> DeviceWriteIops { get; init; } = [];
 }
 
 /// <summary>The parts of an image's config that a run uses (docker's Config section).</summary>

@@ -34,7 +34,7 @@ public sealed unsafe class LinuxSyscalls : ISyscalls
     }
 
     public int MknodAt(int dirFd, string name, uint mode, uint major, uint minor) =>
-        R(Libc.mknodat(dirFd, name, mode, MakeDev(major, minor)));
+        R(Libc.mknodat(dirFd, name, mode, Libc.MakeDev(major, minor)));
 
     public int SymlinkAt(string target, int dirFd, string name) => R(Libc.symlinkat(target, dirFd, name));
 
@@ -94,7 +94,4 @@ public sealed unsafe class LinuxSyscalls : ISyscalls
         return -Libc.Errno;
     }
 
-    public static ulong MakeDev(uint major, uint minor) =>
-        ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) |
-        ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
 }

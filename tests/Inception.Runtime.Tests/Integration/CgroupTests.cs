@@ -149,6 +149,23 @@ public sealed class CgroupTests : ContainerTest
         }
     }
 
+    [Test]
+    public void BlockIoThrottlesAreWritten()
+    {
+        var disk = Directory.GetDirectories("/sys/block").Select(Path.GetFileName)
+            .FirstOrDefault(n => !n!.StartsWith("loop") && !n.StartsWith("ram") && File.Exists($"/dev/{n}"));
+        if (disk is null) Assert.Ignore("no block device");
+        var majorMinor = File.ReadAllText($"/sys/block/{disk}/dev").Trim();
+        var (p, dir) = Start("blkio", "--device-read-bps", $"/dev/{disk}:1mb", "--device-write-iops", $"/dev/{disk}:100");
+        Assert.That(File.ReadAllText(Path.Combine(dir, "blkio.throttle.read_bps_device")).Trim(), Is.EqualTo($"{majorMinor} 1048576"));
+        Assert.That(File.ReadAllText(Path.Combine(dir, "blkio.throttle.write_iops_device")).Trim(), Is.EqualTo($"{majorMinor} 100"));
+        Stop(p, dir);
+    }
+
+    [TestCase("--device-read-bps", "/dev/null:1mb", "--device-read-bps: /dev/null is not a block device")]
+    [TestCase("--device-write-bps", "/nonexistent:1mb", "--device-write-bps(/nonexistent): No such file or directory")]
+    [TestCase("--device-read-iops", "/dev/null", "bad format for --device-read-iops")]
+    [TestCase("--blkio-weight", "5", "Range of blkio weight is from 10 to 1000")]
     [TestCase("--memory", "3x", "invalid size for --memory: '3x'")]
     [TestCase("--memory", "-5m", "invalid size for --memory")]
     [TestCase("--memory", "1m", "Minimum memory limit allowed is 6MB")]
