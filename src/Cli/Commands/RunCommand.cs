@@ -9,7 +9,8 @@ static class RunCommand
         ["--env", "--env-file", "--workdir", "--user", "--hostname", "--volume", "--entrypoint", "--network", "--net", "--name", "--root",
          "--cap-add", "--cap-drop", "--security-opt", "--memory", "--memory-reservation", "--memory-swap", "--kernel-memory",
          "--cpus", "--cpu-shares", "--cpu-quota", "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit", "--cgroup-parent",
-         "--blkio-weight", "--device-read-bps", "--device-write-bps", "--device-read-iops", "--device-write-iops"];
+         "--blkio-weight", "--device-read-bps", "--device-write-bps", "--device-read-iops", "--device-write-iops",
+         "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj"];
     const string ShortWithValue = "ewuhvmc";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
@@ -88,6 +89,10 @@ static class RunCommand
         var writeBps = new Option<string[]>("--device-write-bps") { Description = "Limit write rate to a device" };
         var readIops = new Option<string[]>("--device-read-iops") { Description = "Limit read operations per second from a device" };
         var writeIops = new Option<string[]>("--device-write-iops") { Description = "Limit write operations per second to a device" };
+        var ulimit = new Option<string[]>("--ulimit") { Description = "Ulimit options (e.g. nofile=1024:2048)" };
+        var sysctl = new Option<string[]>("--sysctl") { Description = "Namespaced kernel parameters (e.g. net.ipv4.ip_forward=1)" };
+        var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs directory (e.g. /run:rw,size=64m)" };
+        var oomScoreAdj = new Option<int?>("--oom-score-adj") { Description = "Tune the host's OOM preferences (-1000 to 1000)" };
         var image = new Argument<string>("IMAGE") { Description = "The image to run" };
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments (options end at IMAGE)", Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true };
 
@@ -101,7 +106,7 @@ static class RunCommand
             interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
             capAdd, capDrop, privileged, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
             cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, blkioWeight, readBps, writeBps,
-            readIops, writeIops, image, command,
+            readIops, writeIops, ulimit, sysctl, tmpfs, oomScoreAdj, image, command,
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
@@ -129,6 +134,10 @@ static class RunCommand
                 CapDrop = r.GetValue(capDrop) ?? [],
                 Privileged = r.GetValue(privileged),
                 SecurityOpts = r.GetValue(securityOpt) ?? [],
+                Ulimits = r.GetValue(ulimit) ?? [],
+                Sysctls = r.GetValue(sysctl) ?? [],
+                Tmpfs = r.GetValue(tmpfs) ?? [],
+                OomScoreAdj = r.GetValue(oomScoreAdj),
                 Resources = new ResourceFlags
                 {
                     Memory = r.GetValue(memory), MemoryReservation = r.GetValue(memoryReservation), MemorySwap = r.GetValue(memorySwap),

@@ -72,6 +72,9 @@ public static class InitProcess
         if (process.Terminal) Terminal.SetupConsole(sync, process.ConsoleSize);
         else Libc.setsid();
 
+        foreach (var (name, value) in spec.Linux?.Sysctl ?? [])
+            Check(sys.SetSysctl(name, value), "sysctl", $"{name}={value}");
+
         if (!process.Cwd.StartsWith('/'))
             throw RuntimeError.Plain($"the working directory '{process.Cwd}' is invalid, it needs to be an absolute path");
         rootfs.EnsureDirectory(process.Cwd);
@@ -81,6 +84,10 @@ public static class InitProcess
             Check(sys.SetHostname(host), "sethostname", host);
         if (namespaces.Any(n => n.Type == "network" && n.Path is null))
             Check(sys.InterfaceUp("lo"), "bring up", "lo");
+
+        foreach (var rl in process.Rlimits ?? [])
+            Check(sys.SetRlimit(ProcessLimits.Resource(rl.Type), rl.Soft, rl.Hard), "prlimit", $"{rl.Type}={rl.Soft}:{rl.Hard}");
+        if (process.OomScoreAdj is { } adj) Check(sys.SetOomScoreAdj(adj), "oom_score_adj", adj.ToString());
 
         var user = process.User;
         var caps = process.Capabilities;

@@ -182,6 +182,9 @@ internal static unsafe partial class Libc
     public static partial int getpid();
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int prlimit(int pid, int resource, ulong* newLimit, ulong* oldLimit);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial nint getrandom(byte* buf, nuint len, uint flags);
 
     [LibraryImport(Lib)]

@@ -28,6 +28,7 @@ public sealed class Process
     [JsonPropertyName("capabilities")] public LinuxCapabilities? Capabilities { get; set; }
     [JsonPropertyName("noNewPrivileges")] public bool NoNewPrivileges { get; set; }
     [JsonPropertyName("rlimits")] public List<Rlimit>? Rlimits { get; set; }
+    [JsonPropertyName("oomScoreAdj")] public int? OomScoreAdj { get; set; }
 }
 
 /// <summary>The five capability sets, as names ("CAP_CHOWN").</summary>

@@ -7,7 +7,7 @@ namespace Inception.Runtime.Oci;
 /// </summary>
 public static class SpecWire
 {
-    const byte Version = 2;
+    const byte Version = 3;
 
     public static byte[] Encode(Spec spec)
     {
@@ -45,6 +45,9 @@ public static class SpecWire
                 WriteList(w, p.Env);
                 w.Write(p.Cwd);
                 w.Write(p.NoNewPrivileges);
+                w.Write(p.Rlimits?.Count ?? -1);
+                foreach (var rl in p.Rlimits ?? []) { w.Write(rl.Type); w.Write(rl.Soft); w.Write(rl.Hard); }
+                w.Write(p.OomScoreAdj ?? int.MinValue);
                 w.Write(p.Capabilities is not null);
                 if (p.Capabilities is { } c)
                 {
@@ -64,6 +67,8 @@ public static class SpecWire
                 WriteList(w, l.ReadonlyPaths);
                 WriteOpt(w, l.RootfsPropagation);
                 WriteOpt(w, l.CgroupsPath);
+                w.Write(l.Sysctl?.Count ?? -1);
+                foreach (var (k, v) in l.Sysctl ?? []) { w.Write(k); w.Write(v); }
             }
         }
         return ms.ToArray();
@@ -102,6 +107,14 @@ public static class SpecWire
             p.Env = ReadList(r) ?? [];
             p.Cwd = r.ReadString();
             p.NoNewPrivileges = r.ReadBoolean();
+            int rlimits = r.ReadInt32();
+            if (rlimits >= 0)
+            {
+                p.Rlimits = new(rlimits);
+                for (int i = 0; i < rlimits; i++) p.Rlimits.Add(new Rlimit { Type = r.ReadString(), Soft = r.ReadUInt64(), Hard = r.ReadUInt64() });
+            }
+            int oom = r.ReadInt32();
+            p.OomScoreAdj = oom == int.MinValue ? null : oom;
             if (r.ReadBoolean())
                 p.Capabilities = new LinuxCapabilities
                 {
@@ -118,6 +131,12 @@ public static class SpecWire
             l.ReadonlyPaths = ReadList(r);
             l.RootfsPropagation = ReadOpt(r);
             l.CgroupsPath = ReadOpt(r);
+            int sysctls = r.ReadInt32();
+            if (sysctls >= 0)
+            {
+                l.Sysctl = new(sysctls);
+                for (int i = 0; i < sysctls; i++) l.Sysctl[r.ReadString()] = r.ReadString();
+            }
             spec.Linux = l;
         }
         return spec;

@@ -23,6 +23,10 @@ public sealed record RunOptions
     public bool Privileged { get; init; }
     public IReadOnlyList<string> SecurityOpts { get; init; } = [];
     public ResourceFlags Resources { get; init; } = new();
+    public IReadOnlyList<string> Ulimits { get; init; } = [];
+    public IReadOnlyList<string> Sysctls { get; init; } = [];
+    public IReadOnlyList<string> Tmpfs { get; init; } = [];
+    public int? OomScoreAdj { get; init; }
 }
 
 /// <summary>docker's resource flags as typed (units and all); <see cref="ResourceParser"/> checks them.</summary>

@@ -50,6 +50,10 @@ public static partial class SpecGenerator
         Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
         NoNewPrivileges(o);
         ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus);
+        foreach (var u in o.Ulimits) Security.ProcessLimits.ParseUlimit(u);
+        foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network == "none");
+        foreach (var t in o.Tmpfs) ParseTmpfs(t);
+        if (o.OomScoreAdj is { } adj) Security.ProcessLimits.ParseOomScoreAdj(adj);
         ResourceParser.CgroupsPath(o.Resources, "x");
     }
 
@@ -106,6 +110,7 @@ public static partial class SpecGenerator
             new() { Destination = "/etc/hosts", Type = "bind", Source = paths.HostsFile, Options = ["rbind", "rprivate"] },
         };
         mounts.InsertRange(4, CgroupMounts(cgroups, o.Privileged)); // right after /sys, as docker orders them
+        foreach (var t in o.Tmpfs) mounts.Add(ParseTmpfs(t));
         foreach (var v in o.Volumes)
         {
             var (source, destination, readOnly) = ParseVolume(v);
@@ -132,6 +137,8 @@ public static partial class SpecGenerator
                     Inheritable = [], Ambient = [],
                 },
                 NoNewPrivileges = NoNewPrivileges(o),
+                Rlimits = o.Ulimits.Count == 0 ? null : [.. o.Ulimits.Select(Security.ProcessLimits.ParseUlimit)],
+                OomScoreAdj = o.OomScoreAdj,
             },
             Mounts = mounts,
             Annotations = new()
@@ -146,6 +153,8 @@ public static partial class SpecGenerator
             {
                 Namespaces = namespaces,
                 CgroupsPath = ResourceParser.CgroupsPath(o.Resources, id),
+                Sysctl = o.Sysctls.Count == 0 ? null
+                    : o.Sysctls.Select(sc => Security.ProcessLimits.ParseSysctl(sc, o.Network == "none")).ToDictionary(),
                 Resources = ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus),
                 MaskedPaths = o.Privileged ? [] : [.. MaskedPaths],
                 ReadonlyPaths = o.Privileged ? [] : [.. ReadonlyPaths],
@@ -203,6 +212,16 @@ public static partial class SpecGenerator
         if (!privileged)
             mounts.Add(new() { Destination = "/sys/fs/cgroup", Type = "tmpfs", Source = "tmpfs", Options = ["remount", "ro", "nosuid", "noexec", "nodev", "mode=755"] });
         return mounts;
+    }
+
+    /// <summary>docker's <c>--tmpfs /run[:OPTIONS]</c>; default options rw,noexec,nosuid,size=65536k.</summary>
+    public static Mount ParseTmpfs(string spec)
+    {
+        var colon = spec.IndexOf(':');
+        var destination = colon < 0 ? spec : spec[..colon];
+        if (!destination.StartsWith('/')) throw RuntimeError.Plain($"invalid --tmpfs \"{spec}\": the path must be absolute");
+        var options = colon < 0 ? ["rw", "noexec", "nosuid", "size=65536k"] : spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
+        return new Mount { Destination = destination, Type = "tmpfs", Source = "tmpfs", Options = options };
     }
 
     /// <summary><c>HOST:CONTAINER[:ro|rw]</c> with absolute paths on both sides.</summary>

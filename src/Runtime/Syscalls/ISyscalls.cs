@@ -39,6 +39,12 @@ public interface ISyscalls
     int RaiseAmbientCapability(int cap);
     /// <summary>prctl(PR_SET_NO_NEW_PRIVS): exec can never grant more privileges (setuid bits, file caps).</summary>
     int SetNoNewPrivileges();
+    /// <summary>prlimit(2) on this process.</summary>
+    int SetRlimit(int resource, ulong soft, ulong hard);
+    /// <summary>Writes a kernel parameter under /proc/sys (name in dotted form: net.ipv4.ip_forward).</summary>
+    int SetSysctl(string name, string value);
+    /// <summary>Writes /proc/self/oom_score_adj.</summary>
+    int SetOomScoreAdj(int value);
     int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env);
 }
 

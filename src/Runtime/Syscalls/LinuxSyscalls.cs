@@ -86,6 +86,31 @@ public sealed unsafe class LinuxSyscalls : ISyscalls
 
     public int SetNoNewPrivileges() => R(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 
+    public int SetRlimit(int resource, ulong soft, ulong hard)
+    {
+        ulong* limits = stackalloc ulong[2];
+        limits[0] = soft;
+        limits[1] = hard;
+        return R(Libc.prlimit(0, resource, limits, null));
+    }
+
+    public int SetSysctl(string name, string value) => WriteProc("/proc/sys/" + name.Replace('.', '/'), value);
+
+    public int SetOomScoreAdj(int value) => WriteProc("/proc/self/oom_score_adj", value.ToString());
+
+    static int WriteProc(string path, string value)
+    {
+        int fd = Libc.open(path, Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0) return -Libc.Errno;
+        try
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+            fixed (byte* p = bytes)
+                return Libc.write(fd, p, (nuint)bytes.Length) < 0 ? -Libc.Errno : 0;
+        }
+        finally { Libc.close(fd); }
+    }
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
     {
         using var a = new CStringArray(argv);

@@ -90,6 +90,18 @@ public sealed class TracingSyscalls(ISyscalls inner, ITrace trace) : ISyscalls
         T(inner.SetNoNewPrivileges(), "prctl", "PR_SET_NO_NEW_PRIVS, 1",
           "From now on no exec can raise privileges (setuid bits and file capabilities are ignored).");
 
+    public int SetRlimit(int resource, ulong soft, ulong hard) =>
+        T(inner.SetRlimit(resource, soft, hard), "prlimit", $"0, {resource}, {{soft={soft}, hard={hard}}}",
+          "Set a resource limit (ulimit) of the container's process; its children inherit it.");
+
+    public int SetSysctl(string name, string value) =>
+        T(inner.SetSysctl(name, value), "write", $"\"/proc/sys/{name.Replace('.', '/')}\", \"{value}\"",
+          $"Set the kernel parameter {name}: it is namespaced, so only this container sees the change.");
+
+    public int SetOomScoreAdj(int value) =>
+        T(inner.SetOomScoreAdj(value), "write", $"\"/proc/self/oom_score_adj\", \"{value}\"",
+          "Tell the OOM killer how willing it should be to pick this container's processes.");
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
     {
         // Report before the call: on success execve does not return.

@@ -77,6 +77,56 @@ public sealed class SecurityTests : ContainerTest
         Assert.That(Status("--security-opt", "no-new-privileges:true")["NoNewPrivs"], Is.EqualTo("1"));
     }
 
+    [Test]
+    public void UlimitsApply()
+    {
+        var r = Run("run", "--rm", "--ulimit", "nofile=1024:2048", "--ulimit", "core=0", "busybox", "cat", "/proc/self/limits");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Stdout, Does.Match(@"Max open files\s+1024\s+2048\s+files"));
+        Assert.That(r.Stdout, Does.Match(@"Max core file size\s+0\s+0\s+bytes"));
+    }
+
+    [Test]
+    public void UlimitAboveTheHardLimitIsRefused()
+    {
+        var r = Run("run", "--rm", "--ulimit", "nofile=99999999:99999999", "busybox", "true");
+        Assert.That(r.ExitCode, Is.EqualTo(125), r.ToString());
+        Assert.That(r.Stderr.Trim(), Does.StartWith("incrun: prlimit(RLIMIT_NOFILE=99999999:99999999): "));
+    }
+
+    [Test]
+    public void NamespacedSysctlsApplyInsideOnly()
+    {
+        var hostShm = File.ReadAllText("/proc/sys/kernel/shmmax");
+        var hostForward = File.ReadAllText("/proc/sys/net/ipv4/ip_forward");
+        var r = Run("run", "--rm", "--sysctl", "kernel.shmmax=123456789", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "sh", "-c",
+            "cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward");
+        Assert.That(r.Stdout, Is.EqualTo("123456789\n1\n"), r.ToString());
+        Assert.That(File.ReadAllText("/proc/sys/kernel/shmmax"), Is.EqualTo(hostShm));
+        Assert.That(File.ReadAllText("/proc/sys/net/ipv4/ip_forward"), Is.EqualTo(hostForward));
+    }
+
+    [Test]
+    public void TmpfsMountIsWritableOnAReadOnlyRoot()
+    {
+        var r = Run("run", "--rm", "--read-only", "--tmpfs", "/scratch", "--tmpfs", "/run:rw,size=1m", "busybox", "sh", "-c",
+            "touch /scratch/x && echo ok; grep -E ' /(scratch|run) ' /proc/self/mountinfo | wc -l; df -k /run | tail -1");
+        Assert.That(r.Stdout, Does.StartWith("ok\n2\n"), r.ToString());
+        Assert.That(r.Stdout, Does.Match(@"tmpfs\s+1024\s"));
+    }
+
+    [Test]
+    public void OomScoreAdj()
+    {
+        var r = Run("run", "--rm", "--oom-score-adj", "500", "busybox", "cat", "/proc/self/oom_score_adj");
+        Assert.That(r.Stdout.Trim(), Is.EqualTo("500"), r.ToString());
+    }
+
+    [TestCase("--sysctl", "kernel.panic=1", "sysctl \"kernel.panic\" is not allowed in a container")]
+    [TestCase("--ulimit", "nofile=10:5", "ulimit soft limit must be less than or equal to hard limit")]
+    [TestCase("--ulimit", "bogus=1", "invalid ulimit type: bogus")]
+    [TestCase("--tmpfs", "rel", "invalid --tmpfs \"rel\": the path must be absolute")]
+    [TestCase("--oom-score-adj", "2000", "range for oom score adj is [-1000, 1000]")]
     [TestCase("--cap-add", "NOSUCH", "unknown capability: \"NOSUCH\"")]
     [TestCase("--cap-drop", "CAP_BOGUS", "unknown capability: \"CAP_BOGUS\"")]
     [TestCase("--security-opt", "bogus", "invalid --security-opt: \"bogus\"")]
@@ -86,5 +136,13 @@ public sealed class SecurityTests : ContainerTest
         var r = Run("run", "--rm", flag, value, "busybox", "true");
         Assert.That(r.ExitCode, Is.EqualTo(125), r.ToString());
         Assert.That(r.Stderr.Trim(), Does.StartWith("incrun: ").And.Contain(message));
+    }
+
+    [Test]
+    public void NetworkSysctlNeedsItsOwnNetwork()
+    {
+        var r = Run("run", "--rm", "--network", "host", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "true");
+        Assert.That(r.ExitCode, Is.EqualTo(125));
+        Assert.That(r.Stderr, Does.Contain("is not allowed with --network host"));
     }
 }

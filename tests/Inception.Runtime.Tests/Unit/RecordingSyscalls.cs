@@ -169,6 +169,12 @@ internal sealed class RecordingSyscalls : ISyscalls
 
     public int SetNoNewPrivileges() => Enter(nameof(SetNoNewPrivileges), "no_new_privs") ?? 0;
 
+    public int SetRlimit(int resource, ulong soft, ulong hard) => Enter(nameof(SetRlimit), $"prlimit({resource}, {soft}, {hard})") ?? 0;
+
+    public int SetSysctl(string name, string value) => Enter(nameof(SetSysctl), $"sysctl({name}={value})") ?? 0;
+
+    public int SetOomScoreAdj(int value) => Enter(nameof(SetOomScoreAdj), $"oom_score_adj({value})") ?? 0;
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env) =>
         Enter(nameof(Exec), $"execve({path}, [{string.Join(", ", argv)}])") ?? 0;
 }
