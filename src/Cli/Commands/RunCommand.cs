@@ -10,7 +10,7 @@ static class RunCommand
          "--cap-add", "--cap-drop", "--security-opt", "--memory", "--memory-reservation", "--memory-swap", "--kernel-memory",
          "--cpus", "--cpu-shares", "--cpu-quota", "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit", "--cgroup-parent",
          "--blkio-weight", "--device-read-bps", "--device-write-bps", "--device-read-iops", "--device-write-iops",
-         "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj"];
+         "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj", "--device"];
     const string ShortWithValue = "ewuhvmc";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
@@ -93,6 +93,7 @@ static class RunCommand
         var sysctl = new Option<string[]>("--sysctl") { Description = "Namespaced kernel parameters (e.g. net.ipv4.ip_forward=1)" };
         var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs directory (e.g. /run:rw,size=64m)" };
         var oomScoreAdj = new Option<int?>("--oom-score-adj") { Description = "Tune the host's OOM preferences (-1000 to 1000)" };
+        var device = new Option<string[]>("--device") { Description = "Add a host device to the container (HOST[:CONTAINER][:rwm])" };
         var image = new Argument<string>("IMAGE") { Description = "The image to run" };
         var command = new Argument<string[]>("COMMAND") { Description = "Command and arguments (options end at IMAGE)", Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true };
 
@@ -106,7 +107,7 @@ static class RunCommand
             interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
             capAdd, capDrop, privileged, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
             cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, blkioWeight, readBps, writeBps,
-            readIops, writeIops, ulimit, sysctl, tmpfs, oomScoreAdj, image, command,
+            readIops, writeIops, ulimit, sysctl, tmpfs, oomScoreAdj, device, image, command,
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
@@ -138,6 +139,7 @@ static class RunCommand
                 Sysctls = r.GetValue(sysctl) ?? [],
                 Tmpfs = r.GetValue(tmpfs) ?? [],
                 OomScoreAdj = r.GetValue(oomScoreAdj),
+                Devices = r.GetValue(device) ?? [],
                 Resources = new ResourceFlags
                 {
                     Memory = r.GetValue(memory), MemoryReservation = r.GetValue(memoryReservation), MemorySwap = r.GetValue(memorySwap),

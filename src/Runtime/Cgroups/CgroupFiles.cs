@@ -45,6 +45,9 @@ internal static class CgroupFiles
         }
         if (r.Pids is { } p && cg.V1Dir("pids") is { } pids)
             Write(pids, "pids.max", p.Limit <= 0 ? "max" : p.Limit.ToString());
+        if (r.Devices is { } rules && cg.V1Dir("devices") is { } devices)
+            foreach (var rule in rules)
+                Write(devices, rule.Allow ? "devices.allow" : "devices.deny", Security.Devices.Line(rule));
         if (r.BlockIo is { } io && cg.V1Dir("blkio") is { } blkio)
         {
             if (io.Weight is { } w) Write(blkio, WeightFile(blkio, "blkio.weight", "blkio.bfq.weight"), w.ToString());

@@ -83,6 +83,7 @@ public sealed class Linux
     [JsonPropertyName("readonlyPaths")] public List<string>? ReadonlyPaths { get; set; }
     [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
     [JsonPropertyName("sysctl")] public Dictionary<string, string>? Sysctl { get; set; }
+    [JsonPropertyName("devices")] public List<LinuxDevice>? Devices { get; set; }
     [JsonPropertyName("cgroupsPath")] public string? CgroupsPath { get; set; }
     [JsonPropertyName("resources")] public LinuxResources? Resources { get; set; }
 }
@@ -94,6 +95,29 @@ public sealed class LinuxResources
     [JsonPropertyName("cpu")] public LinuxCpu? Cpu { get; set; }
     [JsonPropertyName("pids")] public LinuxPids? Pids { get; set; }
     [JsonPropertyName("blockIO")] public LinuxBlockIo? BlockIo { get; set; }
+    [JsonPropertyName("devices")] public List<LinuxDeviceCgroup>? Devices { get; set; }
+}
+
+/// <summary>A device cgroup rule: allow or deny type (a, c, b) major:minor (null = any) with access rwm.</summary>
+public sealed class LinuxDeviceCgroup
+{
+    [JsonPropertyName("allow")] public bool Allow { get; set; }
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("major")] public long? Major { get; set; }
+    [JsonPropertyName("minor")] public long? Minor { get; set; }
+    [JsonPropertyName("access")] public string? Access { get; set; }
+}
+
+/// <summary>A device node created in the container (linux.devices).</summary>
+public sealed class LinuxDevice
+{
+    [JsonPropertyName("path")] public string Path { get; set; } = "";
+    [JsonPropertyName("type")] public string Type { get; set; } = "c";
+    [JsonPropertyName("major")] public long Major { get; set; }
+    [JsonPropertyName("minor")] public long Minor { get; set; }
+    [JsonPropertyName("fileMode")] public uint? FileMode { get; set; }
+    [JsonPropertyName("uid")] public uint? Uid { get; set; }
+    [JsonPropertyName("gid")] public uint? Gid { get; set; }
 }
 
 public sealed class LinuxBlockIo

@@ -3,11 +3,12 @@ namespace Inception.Runtime.Oci;
 /// <summary>
 /// The compact binary form in which the runtime hands a <see cref="Spec"/> to the container's init over
 /// the sync socket. config.json stays the OCI document on disk; this is only transport: init would
-/// otherwise spend ~2 ms of its start-up initialising System.Text.Json. Carries every field init reads.
+/// otherwise spend ~2 ms of its start-up initialising System.Text.Json. Carries every field init reads
+/// (not linux.resources: the runtime writes the cgroup limits itself, before init runs).
 /// </summary>
 public static class SpecWire
 {
-    const byte Version = 3;
+    const byte Version = 4;
 
     public static byte[] Encode(Spec spec)
     {
@@ -67,6 +68,12 @@ public static class SpecWire
                 WriteList(w, l.ReadonlyPaths);
                 WriteOpt(w, l.RootfsPropagation);
                 WriteOpt(w, l.CgroupsPath);
+                w.Write(l.Devices?.Count ?? -1);
+                foreach (var d in l.Devices ?? [])
+                {
+                    w.Write(d.Path); w.Write(d.Type); w.Write(d.Major); w.Write(d.Minor);
+                    w.Write(d.FileMode ?? uint.MaxValue); w.Write(d.Uid ?? uint.MaxValue); w.Write(d.Gid ?? uint.MaxValue);
+                }
                 w.Write(l.Sysctl?.Count ?? -1);
                 foreach (var (k, v) in l.Sysctl ?? []) { w.Write(k); w.Write(v); }
             }
@@ -131,6 +138,20 @@ public static class SpecWire
             l.ReadonlyPaths = ReadList(r);
             l.RootfsPropagation = ReadOpt(r);
             l.CgroupsPath = ReadOpt(r);
+            int devices = r.ReadInt32();
+            if (devices >= 0)
+            {
+                l.Devices = new(devices);
+                for (int i = 0; i < devices; i++)
+                {
+                    var d = new LinuxDevice { Path = r.ReadString(), Type = r.ReadString(), Major = r.ReadInt64(), Minor = r.ReadInt64() };
+                    uint mode = r.ReadUInt32(), uid = r.ReadUInt32(), gid = r.ReadUInt32();
+                    d.FileMode = mode == uint.MaxValue ? null : mode;
+                    d.Uid = uid == uint.MaxValue ? null : uid;
+                    d.Gid = gid == uint.MaxValue ? null : gid;
+                    l.Devices.Add(d);
+                }
+            }
             int sysctls = r.ReadInt32();
             if (sysctls >= 0)
             {

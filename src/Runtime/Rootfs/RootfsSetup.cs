@@ -48,6 +48,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
         {
             foreach (var m in spec.Mounts) MountOne(rootFd, m);
             if (spec.Mounts.Any(m => m.Destination == "/dev" && m.Type == "tmpfs")) CreateDevices(rootFd);
+            foreach (var d in spec.Linux?.Devices ?? []) CreateDevice(rootFd, d);
         }
         finally { Libc.close(rootFd); }
 
@@ -179,6 +180,25 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
             }
         }
         finally { sys.Close(dev); }
+    }
+
+    /// <summary>A device of linux.devices (docker's --device), made at its path inside the root.</summary>
+    void CreateDevice(int rootFd, LinuxDevice d)
+    {
+        if (!d.Path.StartsWith('/')) throw RuntimeError.Plain($"device path \"{d.Path}\" is not absolute");
+        var parent = Path.GetDirectoryName(d.Path)!;
+        EnsureInRoot(rootFd, parent, isDir: true);
+        int dir = Check(sys.OpenInRoot(rootFd, parent, Libc.O_PATH | Libc.O_DIRECTORY, 0), "open in rootfs", parent);
+        try
+        {
+            uint type = d.Type == "b" ? 0x6000u : 0x2000u;
+            var old = Libc.umask(0);
+            int r;
+            try { r = sys.MknodAt(dir, Path.GetFileName(d.Path), type | (d.FileMode ?? 0x1b6 /* 0666 */), (uint)d.Major, (uint)d.Minor); }
+            finally { Libc.umask(old); }
+            if (r < 0 && r != -17) throw new RuntimeError("mknod", d.Path, -r);
+        }
+        finally { sys.Close(dir); }
     }
 
     void Mask(string path)

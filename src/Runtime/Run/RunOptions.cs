@@ -27,6 +27,7 @@ public sealed record RunOptions
     public IReadOnlyList<string> Sysctls { get; init; } = [];
     public IReadOnlyList<string> Tmpfs { get; init; } = [];
     public int? OomScoreAdj { get; init; }
+    public IReadOnlyList<string> Devices { get; init; } = [];
 }
 
 /// <summary>docker's resource flags as typed (units and all); <see cref="ResourceParser"/> checks them.</summary>

@@ -54,6 +54,7 @@ public static partial class SpecGenerator
         foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network == "none");
         foreach (var t in o.Tmpfs) ParseTmpfs(t);
         if (o.OomScoreAdj is { } adj) Security.ProcessLimits.ParseOomScoreAdj(adj);
+        foreach (var d in o.Devices) Security.Devices.Parse(d);
         ResourceParser.CgroupsPath(o.Resources, "x");
     }
 
@@ -118,6 +119,9 @@ public static partial class SpecGenerator
         }
 
         var caps = Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
+        var devices = o.Devices.Select(Security.Devices.Parse).ToList();
+        var resources = ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus) ?? new LinuxResources();
+        resources.Devices = Security.Devices.Rules(devices, o.Privileged);
         return new Spec
         {
             Hostname = hostname,
@@ -155,7 +159,8 @@ public static partial class SpecGenerator
                 CgroupsPath = ResourceParser.CgroupsPath(o.Resources, id),
                 Sysctl = o.Sysctls.Count == 0 ? null
                     : o.Sysctls.Select(sc => Security.ProcessLimits.ParseSysctl(sc, o.Network == "none")).ToDictionary(),
-                Resources = ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus),
+                Resources = resources,
+                Devices = devices.Count == 0 ? null : [.. devices.Select(d => d.Device)],
                 MaskedPaths = o.Privileged ? [] : [.. MaskedPaths],
                 ReadonlyPaths = o.Privileged ? [] : [.. ReadonlyPaths],
             },

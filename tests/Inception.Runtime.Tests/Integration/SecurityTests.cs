@@ -122,6 +122,30 @@ public sealed class SecurityTests : ContainerTest
         Assert.That(r.Stdout.Trim(), Is.EqualTo("500"), r.ToString());
     }
 
+    const string Latency = "/dev/cpu_dma_latency"; // c 10:259: readable, and not among docker's default devices
+
+    [Test]
+    public void DevicesOutsideTheDefaultListAreDenied()
+    {
+        if (!File.Exists(Latency)) Assert.Ignore($"no {Latency}");
+        var r = Run("run", "--rm", "busybox", "sh", "-c", "mknod /dev/lat c 10 259 && echo made; head -c 4 /dev/lat | wc -c");
+        Assert.That(r.Stdout, Does.StartWith("made\n0"), r.ToString());
+        Assert.That(r.Stderr, Does.Contain("Operation not permitted"));
+    }
+
+    [Test]
+    public void DeviceFlagCreatesAndAllowsTheDevice()
+    {
+        if (!File.Exists(Latency)) Assert.Ignore($"no {Latency}");
+        var r = Run("run", "--rm", "--device", $"{Latency}:/dev/lat:r", "busybox", "sh", "-c",
+            "ls -l /dev/lat; head -c 4 /dev/lat | wc -c; echo 0 > /dev/lat && echo wrote");
+        Assert.That(r.Stdout, Does.Match(@"^c.* 10,\s*259 .*/dev/lat\n4\n$"), r.ToString());
+        Assert.That(r.Stderr, Does.Contain("Operation not permitted"), "write access was not granted");
+    }
+
+    [TestCase("--device", "/etc/passwd", "--device: /etc/passwd is not a device")]
+    [TestCase("--device", "/nonexistent", "--device(/nonexistent): No such file or directory")]
+    [TestCase("--device", "/dev/null:/dev/x:rwx", "invalid device mode: rwx")]
     [TestCase("--sysctl", "kernel.panic=1", "sysctl \"kernel.panic\" is not allowed in a container")]
     [TestCase("--ulimit", "nofile=10:5", "ulimit soft limit must be less than or equal to hard limit")]
     [TestCase("--ulimit", "bogus=1", "invalid ulimit type: bogus")]
