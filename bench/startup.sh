@@ -16,7 +16,8 @@ for a in sh true sleep; do ln -s busybox "$work/bundle/rootfs/bin/$a"; done
 mkdir -p "$work/bundle/rootfs/"{proc,dev,sys,etc,tmp}
 
 cmds=(-n floor "unshare -pmuin --fork chroot $work/bundle/rootfs /bin/true"
-      -n incrun "$INCRUN run --rm --network none busybox true")
+      -n incrun "$INCRUN run --rm --network none busybox true"
+      -n limits "$INCRUN run --rm --network none --memory 64m --pids-limit 50 busybox true")
 if command -v runc >/dev/null; then
   (cd "$work/bundle" && runc spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"\/bin\/true"/' config.json)
   cmds+=(-n runc "runc --root $work/runc-state run -b $work/bundle incrun-bench")
@@ -30,6 +31,8 @@ echo
 echo "start -> exit (mean of $RUNS, hyperfine -N)"
 printf '  floor (unshare+chroot)  %6s ms\n' "$floor"
 printf '  incrun run --rm         %6s ms   %.2fx the floor (target <= 3x)\n' "$inc" "$(awk -v a="$inc" -v b="$floor" 'BEGIN{print a/b}')"
+limits=$(mean limits)
+printf '  with --memory/--pids-limit %6s ms   %+.2f ms for the limits (target <= 2 ms)\n' "$limits" "$(awk -v a="$limits" -v b="$inc" 'BEGIN{print a-b}')"
 if [ -n "$runc" ]; then
   printf '  runc run                %6s ms   incrun is %.2fx faster than runc\n' "$runc" "$(awk -v a="$runc" -v b="$inc" 'BEGIN{print a/b}')"
 fi
