@@ -61,15 +61,9 @@ public sealed class ContainerCgroup
     internal string? V1Dir(string controller) =>
         _layout.V1.TryGetValue(controller, out var root) ? Path.Combine(root, _relative) : null;
 
-    /// <summary>Moves a process into the cgroup. Writing a pid to cgroup.procs costs an RCU grace period
-    /// (10-20 ms); containers are placed at clone time instead (<see cref="OpenJoinHandles"/>).</summary>
-    public void Join(int pid)
-    {
-        foreach (var dir in _dirs) CgroupFiles.Write(dir, "cgroup.procs", pid.ToString());
-    }
-
     /// <summary>fds through which the C part places the container's init at clone time: v1 "tasks" files
-    /// (the child writes "0" while single-threaded) or the v2 directory (clone3 CLONE_INTO_CGROUP).</summary>
+    /// (the child writes "0" while single-threaded) or the v2 directory (clone3 CLONE_INTO_CGROUP). A pid
+    /// written to cgroup.procs instead would wait for an RCU grace period (10-20 ms).</summary>
     public Container.CgroupHandles OpenJoinHandles()
     {
         if (_layout.UseV2)

@@ -97,9 +97,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         var cgroup = new ContainerCgroup(layout, path);
         try
         {
-            var resources = ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus) ?? new LinuxResources();
-            resources.Devices = Security.Devices.Rules(o.Devices.Select(Security.Devices.Parse), o.Privileged);
-            cgroup.Create(resources);
+            cgroup.Create(SpecGenerator.Resources(o));
         }
         catch
         {

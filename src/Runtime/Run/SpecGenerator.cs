@@ -49,12 +49,11 @@ public static partial class SpecGenerator
         foreach (var v in o.Volumes) ParseVolume(v);
         Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
         NoNewPrivileges(o);
-        ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus);
+        Resources(o);
         foreach (var u in o.Ulimits) Security.ProcessLimits.ParseUlimit(u);
         foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network == "none");
         foreach (var t in o.Tmpfs) ParseTmpfs(t);
         if (o.OomScoreAdj is { } adj) Security.ProcessLimits.ParseOomScoreAdj(adj);
-        foreach (var d in o.Devices) Security.Devices.Parse(d);
         ResourceParser.CgroupsPath(o.Resources, "x");
     }
 
@@ -120,8 +119,7 @@ public static partial class SpecGenerator
 
         var caps = Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
         var devices = o.Devices.Select(Security.Devices.Parse).ToList();
-        var resources = ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus) ?? new LinuxResources();
-        resources.Devices = Security.Devices.Rules(devices, o.Privileged);
+        var resources = Resources(o, devices);
         return new Spec
         {
             Hostname = hostname,
@@ -217,6 +215,15 @@ public static partial class SpecGenerator
         if (!privileged)
             mounts.Add(new() { Destination = "/sys/fs/cgroup", Type = "tmpfs", Source = "tmpfs", Options = ["remount", "ro", "nosuid", "noexec", "nodev", "mode=755"] });
         return mounts;
+    }
+
+    /// <summary>What the container's cgroup enforces: the resource flags and the device rules (docker's
+    /// defaults plus --device). The runner writes them before the rest of the spec exists.</summary>
+    public static LinuxResources Resources(RunOptions o, IReadOnlyList<(LinuxDevice Device, string Access)>? devices = null)
+    {
+        var resources = ResourceParser.Parse(o.Resources, Environment.ProcessorCount, ResourceParser.AvailableCpus) ?? new LinuxResources();
+        resources.Devices = Security.Devices.Rules(devices ?? [.. o.Devices.Select(Security.Devices.Parse)], o.Privileged);
+        return resources;
     }
 
     /// <summary>docker's <c>--tmpfs /run[:OPTIONS]</c>; default options rw,noexec,nosuid,size=65536k.</summary>

@@ -87,7 +87,7 @@ public class CgroupUnitTests : TempDirTest
     }
 
     [Test]
-    public void V2ContainerCgroupEnablesControllersAndJoins()
+    public void V2ContainerCgroupEnablesControllersAndWritesLimits()
     {
         var root = MakeDir("cg");
         File.WriteAllText(Path.Combine(root, "cgroup.controllers"), "cpuset cpu io memory pids");
@@ -97,10 +97,8 @@ public class CgroupUnitTests : TempDirTest
         File.WriteAllText(Path.Combine(root, "incrun", "cgroup.controllers"), "cpu memory pids");
         var cg = new ContainerCgroup(layout, "/incrun/abc");
         cg.Create(new LinuxResources { Pids = new LinuxPids { Limit = 5 } });
-        cg.Join(4242);
         Assert.That(File.ReadAllText(Path.Combine(root, "incrun", "cgroup.subtree_control")), Is.EqualTo("+cpu +memory +pids"));
         Assert.That(File.ReadAllText(Path.Combine(root, "incrun", "abc", "pids.max")), Is.EqualTo("5"));
-        Assert.That(File.ReadAllText(Path.Combine(root, "incrun", "abc", "cgroup.procs")), Is.EqualTo("4242"));
     }
 
     [Test]
