@@ -169,4 +169,14 @@ public sealed class SecurityTests : ContainerTest
         Assert.That(r.ExitCode, Is.EqualTo(125));
         Assert.That(r.Stderr, Does.Contain("is not allowed with --network host"));
     }
+
+    [Test]
+    public void DroppedCapabilitiesCannotBeRegained()
+    {
+        // CAP_SYS_ADMIN is outside the bounding set: no exec, setuid or unshare brings it back.
+        var r = Run("run", "--rm", "busybox", "sh", "-c", "unshare -m true; echo unshare=$?; setpriv --inh-caps +sys_admin true; echo inh=$?");
+        Assert.That(r.Stdout, Does.Contain("unshare=1").And.Contain("inh=1"), r.ToString());
+        var noCaps = Run("run", "--rm", "--cap-drop", "ALL", "busybox", "sh", "-c", "touch /tmp/f && chown 1 /tmp/f; echo chown=$?");
+        Assert.That(noCaps.Stdout, Does.Contain("chown=1"), "root without CAP_CHOWN cannot chown: " + noCaps);
+    }
 }
