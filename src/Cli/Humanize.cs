@@ -3,23 +3,18 @@ namespace Inception.Runtime.Cli;
 /// <summary>docker's human-readable sizes, ages and column layout.</summary>
 static class Humanize
 {
-    public static string Size(long bytes)
-    {
-        string[] units = ["B", "kB", "MB", "GB", "TB"];
-        double v = bytes;
-        int u = 0;
-        while (v >= 1000 && u < units.Length - 1) { v /= 1000; u++; }
-        return u == 0 ? $"{bytes}B" : $"{v:0.##}{units[u]}";
-    }
+    /// <summary>docker's disk and network sizes: 1.98MB, 12.3kB (powers of 1000).</summary>
+    public static string Size(long bytes) => Scale(bytes, 1000, ["B", "kB", "MB", "GB", "TB"], "0.##");
 
-    /// <summary>docker's memory sizes: 1.5MiB, 1.953GiB.</summary>
-    public static string BinarySize(long bytes)
+    /// <summary>docker's memory sizes: 1.5MiB, 1.953GiB (powers of 1024).</summary>
+    public static string BinarySize(long bytes) => Scale(bytes, 1024, ["B", "KiB", "MiB", "GiB", "TiB"], "0.###");
+
+    static string Scale(long bytes, double step, string[] units, string format)
     {
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
         double v = bytes;
         int u = 0;
-        while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
-        return u == 0 ? $"{bytes}B" : $"{v:0.###}{units[u]}";
+        while (v >= step && u < units.Length - 1) { v /= step; u++; }
+        return u == 0 ? $"{bytes}B" : v.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + units[u];
     }
 
     public static string Ago(DateTimeOffset? when)
