@@ -121,7 +121,7 @@ public sealed class ContainerCgroup
                 catch (IOException) { break; }
             }
             var parent = Path.GetDirectoryName(dir)!;
-            if (parent != root.TrimEnd('/') && Path.GetFileName(parent) == "incrun")
+            if (parent != root.TrimEnd('/') && Path.GetFileName(parent) == Run.ResourceParser.DefaultCgroupParent)
                 try { Directory.Delete(parent); } catch (IOException) { } // in use by another container
         }
     }

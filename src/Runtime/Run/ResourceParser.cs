@@ -125,10 +125,15 @@ public static partial class ResourceParser
         return list;
     }
 
-    /// <summary>The cgroup of a container: &lt;parent&gt;/&lt;id&gt;, parent "incrun" unless --cgroup-parent.</summary>
+    /// <summary>The shared parent cgroup of containers: "incrun", or <c>INCRUN_CGROUP_PARENT</c> (test rigs
+    /// running several state roots side by side give each its own).</summary>
+    public static string DefaultCgroupParent { get; } =
+        Environment.GetEnvironmentVariable("INCRUN_CGROUP_PARENT") is { Length: > 0 } p && !p.Contains('/') ? p : "incrun";
+
+    /// <summary>The cgroup of a container: &lt;parent&gt;/&lt;id&gt;, parent <see cref="DefaultCgroupParent"/> unless --cgroup-parent.</summary>
     public static string CgroupsPath(ResourceFlags f, string id)
     {
-        var parent = (f.CgroupParent ?? "incrun").Trim('/');
+        var parent = (f.CgroupParent ?? DefaultCgroupParent).Trim('/');
         if (parent.Length == 0 || parent.Split('/').Any(p => p is "" or "." or ".."))
             throw RuntimeError.Plain($"invalid --cgroup-parent \"{f.CgroupParent}\": expected a path like incrun or mygroup/sub");
         return $"/{parent}/{id}";

@@ -106,7 +106,7 @@ public sealed class ContainerDirs : IDisposable
     static void RemoveCgroup(string dir)
     {
         var name = System.IO.Path.GetFileName(dir).TrimStart('.');
-        string path = $"/incrun/{name}";
+        string path = $"/{Run.ResourceParser.DefaultCgroupParent}/{name}";
         try
         {
             var spec = System.Text.Json.JsonSerializer.Deserialize(System.IO.File.ReadAllBytes(System.IO.Path.Combine(dir, "config.json")), Oci.OciJson.Default.Spec);

@@ -26,7 +26,7 @@ public static class RunningContainers
             if (spec is null) continue;
             var a = spec.Annotations ?? [];
             result.Add(new RunningContainer(id, a.GetValueOrDefault("org.incrun.name") is { Length: > 0 } n ? n : id[..12],
-                a.GetValueOrDefault("org.incrun.image") ?? "", spec.Linux?.CgroupsPath ?? $"/incrun/{id}"));
+                a.GetValueOrDefault("org.incrun.image") ?? "", spec.Linux?.CgroupsPath ?? $"/{Run.ResourceParser.DefaultCgroupParent}/{id}"));
         }
         return result;
     }

@@ -22,7 +22,7 @@ public sealed class CgroupTests : ContainerTest
         var init = Incrun.ChildrenOf(p.Id).Single();
         var line = File.ReadAllLines($"/proc/{init}/cgroup").First(l => l.Split(':')[1].Split(',').Contains(controller));
         var path = line.Split(':', 3)[2].Trim();
-        Assert.That(path, Does.Match("^/incrun/[0-9a-f]{64}$"));
+        Assert.That(path, Does.Match($"^/{Incrun.CgroupParent}/[0-9a-f]{{64}}$"));
         return (p, Layout.V1[controller] + path);
     }
 
@@ -116,7 +116,7 @@ public sealed class CgroupTests : ContainerTest
         Assert.That(r.Stdout, Does.StartWith("0::/\n"), "in its own v2 cgroup, the root of its cgroup namespace");
         Assert.That(r.Stdout, Does.Contain(" /sys/fs/cgroup ro,").And.Contain(" - cgroup2 "));
         Assert.That(r.Stdout, Does.Contain("cgroup.events"), "a non-root cgroup's files");
-        Assert.That(Directory.GetDirectories(Layout.Unified).Where(d => d.EndsWith("/incrun")), Is.Empty);
+        Assert.That(Directory.GetDirectories(Layout.Unified).Where(d => d.EndsWith("/" + Incrun.CgroupParent)), Is.Empty);
     }
 
     [Test]

@@ -19,6 +19,9 @@ public static class Incrun
     /// <summary>A state root of the test run's own (images and containers), removed at the end.</summary>
     public static string StateRoot { get; } = Path.Combine(Path.GetTempPath(), $"incrun-it-{Environment.ProcessId}");
 
+    /// <summary>The run's own parent cgroup name, so test runs side by side never see each other's cgroups.</summary>
+    public static string CgroupParent { get; } = $"incrun-it-{Environment.ProcessId}";
+
     public static string ContainersDir => Path.Combine(StateRoot, "containers");
 
     public static bool IsRoot => Environment.UserName == "root";
@@ -34,6 +37,7 @@ public static class Incrun
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["INCRUN_ROOT"] = StateRoot;
+        psi.Environment["INCRUN_CGROUP_PARENT"] = CgroupParent;
         return psi;
     }
 

@@ -54,7 +54,7 @@ public abstract class ContainerTest
             try { Directory.Delete(d, true); } catch (IOException) { }
         Assert.That(leftovers, Is.Empty, "container directories left behind");
         var cgroups = Directory.Exists("/sys/fs/cgroup")
-            ? Directory.EnumerateDirectories("/sys/fs/cgroup", "incrun", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 2 }).ToList()
+            ? Directory.EnumerateDirectories("/sys/fs/cgroup", Incrun.CgroupParent, new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 2 }).ToList()
             : [];
         Assert.That(cgroups, Is.Empty, "incrun cgroups left behind");
         Assert.That(mountsAfter, Is.EquivalentTo(MountsBefore), "the host's mount table changed");
