@@ -12,6 +12,7 @@ internal static unsafe partial class Libc
     public const long SYS_pivot_root = 155;
     public const long SYS_openat2 = 437;
     public const long SYS_pidfd_open = 434;
+    public const long SYS_seccomp = 317;
 
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
