@@ -20,23 +20,31 @@ public sealed class EscapeTests : ContainerTest
     public void KernelTunablesSysrqAndSysfsCannotBeWritten()
     {
         var swappiness = File.ReadAllText("/proc/sys/vm/swappiness");
-        var sysrq = File.ReadAllText("/proc/sys/kernel/sysrq");
+        var sysrq = File.Exists("/proc/sys/kernel/sysrq") ? File.ReadAllText("/proc/sys/kernel/sysrq") : null;
         var r = Probe([], "write /proc/sys/vm/swappiness 17", "write /proc/sysrq-trigger h", "write /proc/sys/kernel/sysrq 0",
             "write /sys/kernel/mm/transparent_hugepage/enabled never");
         foreach (var line in r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             Assert.That(line, Does.EndWith("Read-only file system").Or.EndWith("No such file or directory").Or.EndWith("Permission denied"), r.ToString());
         Assert.That(r.Stdout, Does.Contain("write: Read-only file system"), r.ToString());
         Assert.That(File.ReadAllText("/proc/sys/vm/swappiness"), Is.EqualTo(swappiness));
-        Assert.That(File.ReadAllText("/proc/sys/kernel/sysrq"), Is.EqualTo(sysrq));
+        if (sysrq is not null) Assert.That(File.ReadAllText("/proc/sys/kernel/sysrq"), Is.EqualTo(sysrq));
     }
 
     [Test]
     public void KcoreIsMaskedAndCannotBeWritten()
     {
         var r = Run("run", "--rm", "-v", Integration.Probe.Volume, "busybox", "sh", "-c",
-            "wc -c < /proc/kcore; /probe/probe write /proc/kcore; grep -c ' /proc/kcore ' /proc/self/mountinfo");
-        Assert.That(r.Stdout.Split('\n').Select(s => s.Trim()).Take(2), Is.EqualTo(new[] { "0", "write: Permission denied" }).Or.EqualTo(new[] { "0", "write: ok" }), r.ToString());
-        Assert.That(r.Stdout.Split('\n')[^2].Trim(), Is.EqualTo("1"), "/dev/null is mounted over /proc/kcore");
+            "/probe/probe write /proc/kcore; cat /proc/kcore | wc -c; grep -c ' /proc/kcore ' /proc/self/mountinfo");
+        var lines = r.Stdout.Split('\n').Select(s => s.Trim()).ToArray();
+        if (!File.Exists("/proc/kcore"))
+        {
+            // This kernel has no /proc/kcore (CONFIG_PROC_KCORE off): nothing to mask, nothing to reach.
+            Assert.That(lines[0], Is.EqualTo("write: No such file or directory"), r.ToString());
+            return;
+        }
+        // Masked by /dev/null: reads nothing, and a write goes nowhere.
+        Assert.That(lines[0], Is.EqualTo("write: ok").Or.EqualTo("write: Permission denied"), r.ToString());
+        Assert.That((lines[1], lines[2]), Is.EqualTo(("0", "1")), r.ToString());
     }
 
     [Test]
@@ -98,11 +106,14 @@ public sealed class EscapeTests : ContainerTest
         {
             int init = WaitForInit(runtime.Id);
             var exe = $"/proc/{init}/exe";
-            Assert.That(File.ResolveLinkTarget(exe, false)?.FullName ?? "", mode is null ? Does.EndWith("/incrun") : Does.Contain("memfd:incrun"));
+            // A file on a detached mount reads as "/" (the mount's root); the memfd as "/memfd:incrun (deleted)".
+            Assert.That(File.ResolveLinkTarget(exe, false)?.FullName ?? "", mode is null ? Is.EqualTo("/") : Does.Contain("memfd:incrun"));
             int w = Libc.open(exe, Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
             int openErrno = Libc.Errno;
             if (w >= 0) Libc.close(w);
-            if (mode is null) Assert.That((w, openErrno), Is.EqualTo((-1, 30 /* EROFS */)), "opening init's binary for writing");
+            // While init runs the file is also busy (ETXTBSY); the read-only mount answers EROFS below.
+            Assert.That(w, Is.EqualTo(-1), "opening init's binary for writing");
+            Assert.That(openErrno, Is.EqualTo(30 /* EROFS */).Or.EqualTo(26 /* ETXTBSY */));
             opath = Libc.open(exe, Libc.O_PATH | Libc.O_CLOEXEC, 0);
             Assert.That(opath, Is.GreaterThanOrEqualTo(0));
         }
