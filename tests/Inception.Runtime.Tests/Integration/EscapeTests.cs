@@ -10,18 +10,12 @@ namespace Inception.Runtime.Tests.Integration;
 /// checked unchanged.</summary>
 public sealed class EscapeTests : ContainerTest
 {
-    static RunResult Probe(string[] runArgs, params string[] ops)
-    {
-        var script = string.Join("; ", ops.Select(o => $"/probe/probe {o}"));
-        return Run(["run", "--rm", "-v", Integration.Probe.Volume, .. runArgs, "busybox", "sh", "-c", script + "; true"]);
-    }
-
     [Test]
     public void KernelTunablesSysrqAndSysfsCannotBeWritten()
     {
         var swappiness = File.ReadAllText("/proc/sys/vm/swappiness");
         var sysrq = File.Exists("/proc/sys/kernel/sysrq") ? File.ReadAllText("/proc/sys/kernel/sysrq") : null;
-        var r = Probe([], "write /proc/sys/vm/swappiness 17", "write /proc/sysrq-trigger h", "write /proc/sys/kernel/sysrq 0",
+        var r = Integration.Probe.Ops([], "write /proc/sys/vm/swappiness 17", "write /proc/sysrq-trigger h", "write /proc/sys/kernel/sysrq 0",
             "write /sys/kernel/mm/transparent_hugepage/enabled never");
         foreach (var line in r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             Assert.That(line, Does.EndWith("Read-only file system").Or.EndWith("No such file or directory").Or.EndWith("Permission denied"), r.ToString());
@@ -52,7 +46,7 @@ public sealed class EscapeTests : ContainerTest
     {
         // The test runner's own host pid: not in the container's PID namespace, whatever the number.
         int host = Environment.ProcessId;
-        var r = Probe([], $"ptrace {host}");
+        var r = Integration.Probe.Ops([], $"ptrace {host}");
         Assert.That(r.Stdout, Does.StartWith($"ptrace: No such process\n"), r.ToString());
         var status = File.ReadAllText($"/proc/{host}/status");
         Assert.That(status, Does.Contain("TracerPid:\t0"));
@@ -65,7 +59,7 @@ public sealed class EscapeTests : ContainerTest
         var dev = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')).First(f => f[4] == "/")[2].Split(':');
         var (major, minor) = (dev[0], dev[1]);
         if (major == "0") Assert.Ignore("the host's root is not on a block device");
-        var r = Probe([], $"mknod /tmp/disk {major} {minor}", "read /tmp/disk", "write /tmp/disk x");
+        var r = Integration.Probe.Ops([], $"mknod /tmp/disk {major} {minor}", "read /tmp/disk", "write /tmp/disk x");
         Assert.That(r.Stdout, Is.EqualTo("mknod: ok\nread: Operation not permitted\nwrite: Operation not permitted\n"), r.ToString());
     }
 

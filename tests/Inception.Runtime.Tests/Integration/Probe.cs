@@ -14,6 +14,14 @@ public static class Probe
 
     public static string Volume => $"{Dir}:/probe:ro";
 
+    /// <summary>Runs a busybox container (with <paramref name="runArgs"/>) that tries each op in turn:
+    /// stdout has one "op: result" line per op.</summary>
+    public static RunResult Ops(string[] runArgs, params string[] ops)
+    {
+        var script = string.Join("; ", ops.Select(o => $"/probe/probe {o}"));
+        return Incrun.Run(["run", "--rm", "-v", Volume, .. runArgs, "busybox", "sh", "-c", script + "; true"]);
+    }
+
     static string Build()
     {
         var dir = Path.Combine(Incrun.StateRoot, "probe");

@@ -29,16 +29,10 @@ public sealed class SeccompIntegrationTests : ContainerTest
         Assert.That(StatusField(Status("--privileged"), "Seccomp"), Is.EqualTo("0"));
     }
 
-    static RunResult Probe(string[] runArgs, params string[] ops)
-    {
-        var script = string.Join("; ", ops.Select(o => $"/probe/probe {o}"));
-        return Run(["run", "--rm", "-v", Integration.Probe.Volume, .. runArgs, "busybox", "sh", "-c", script + "; true"]);
-    }
-
     [Test]
     public void DefaultProfileDeniesWhatDockerDenies()
     {
-        var r = Probe([], "keyctl", "unshare-user", "unshare-mount", "mount /tmp", "clone3", "personality", "vsock", "inet");
+        var r = Integration.Probe.Ops([], "keyctl", "unshare-user", "unshare-mount", "mount /tmp", "clone3", "personality", "vsock", "inet");
         Assert.That(r.Stdout, Is.EqualTo(
             "keyctl: Operation not permitted\n" +
             "unshare-user: Operation not permitted\n" +
@@ -57,16 +51,16 @@ public sealed class SeccompIntegrationTests : ContainerTest
     [Test]
     public void UnconfinedAllowsThem()
     {
-        var r = Probe(["--security-opt", "seccomp=unconfined"], "keyctl", "unshare-user", "personality");
+        var r = Integration.Probe.Ops(["--security-opt", "seccomp=unconfined"], "keyctl", "unshare-user", "personality");
         Assert.That(r.Stdout, Is.EqualTo("keyctl: ok\nunshare-user: ok\npersonality: ok\n"), r.ToString());
-        var admin = Probe(["--security-opt", "seccomp=unconfined", "--cap-add", "SYS_ADMIN"], "unshare-mount", "mount /tmp");
+        var admin = Integration.Probe.Ops(["--security-opt", "seccomp=unconfined", "--cap-add", "SYS_ADMIN"], "unshare-mount", "mount /tmp");
         Assert.That(admin.Stdout, Is.EqualTo("unshare-mount: ok\nmount: ok\n"), admin.ToString());
     }
 
     [Test]
     public void CapSysAdminUnlocksMountAndUnshareInTheDefaultProfile()
     {
-        var r = Probe(["--cap-add", "SYS_ADMIN"], "unshare-mount", "mount /tmp", "keyctl");
+        var r = Integration.Probe.Ops(["--cap-add", "SYS_ADMIN"], "unshare-mount", "mount /tmp", "keyctl");
         Assert.That(r.Stdout, Is.EqualTo("unshare-mount: ok\nmount: ok\nkeyctl: Operation not permitted\n"), r.ToString());
     }
 

@@ -241,3 +241,42 @@ public class SeccompProfileTests
         Assert.That(SeccompProfile.ParseKernel("6.18.0-rc3-amd64"), Is.EqualTo(new Version(6, 18)));
     }
 }
+
+public class SeccompSpecTests
+{
+    static Oci.LinuxSeccomp? Generate(params string[] flags)
+    {
+        var o = new Run.RunOptions
+        {
+            Image = "busybox", Command = ["true"],
+            SecurityOpts = [.. flags.Where(f => !f.StartsWith("--"))],
+            Privileged = flags.Contains("--privileged"),
+            CapAdd = flags.Contains("--sys-admin") ? ["SYS_ADMIN"] : [],
+        };
+        var paths = new Run.ContainerPaths("/r/rootfs", "/r/upper", "/r/work", "/r/hostname", "/r/hosts", "/r/resolv.conf");
+        return Run.SpecGenerator.Generate(o, new Run.ImageDefaults(), ["/l/1"], new string('a', 64), paths, _ => null, null, _ => null)
+            .Linux!.Seccomp;
+    }
+
+    [Test]
+    public void DockersDefaultProfileBecomesTheSpecsLinuxSeccomp()
+    {
+        var s = Generate()!;
+        Assert.That((s.DefaultAction, s.DefaultErrnoRet), Is.EqualTo(("SCMP_ACT_ERRNO", (uint?)1)));
+        Assert.That(s.Architectures, Is.EqualTo(new[] { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" }));
+        var names = s.Syscalls!.SelectMany(c => c.Names).ToHashSet();
+        Assert.That(names, Does.Contain("read").And.Contain("arch_prctl").And.Not.Contain("mount").And.Not.Contain("cacheflush"));
+        Assert.That(s.Syscalls!.Single(c => c.Names.Contains("clone3")).ErrnoRet, Is.EqualTo(38));
+        var admin = Generate("--sys-admin")!.Syscalls!;
+        Assert.That(admin.SelectMany(c => c.Names), Does.Contain("mount"));
+        Assert.That(admin.Any(c => c.Names.Contains("clone3") && c.Action == "SCMP_ACT_ERRNO"), Is.False);
+    }
+
+    [Test]
+    public void UnconfinedAndPrivilegedHaveNone()
+    {
+        Assert.That(Generate("seccomp=unconfined"), Is.Null);
+        Assert.That(Generate("seccomp:unconfined"), Is.Null);
+        Assert.That(Generate("--privileged"), Is.Null);
+    }
+}
