@@ -48,7 +48,8 @@ public static partial class SpecGenerator
                 : $"network {o.Network} not found");
         foreach (var v in o.Volumes) ParseVolume(v);
         var caps = Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
-        if (SecurityOptions(o).SeccompProfile is not null) Seccomp(o, caps);
+        if (SecurityOptions(o).SeccompProfile is not null && Seccomp(o, caps) is { } seccomp)
+            Security.Seccomp.SeccompCompiler.Validate(seccomp);
         Resources(o);
         foreach (var u in o.Ulimits) Security.ProcessLimits.ParseUlimit(u);
         foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network == "none");
