@@ -209,7 +209,7 @@ public class SeccompProfileTests
     public void MalformedJsonIsOneLine()
     {
         var e = Assert.Throws<RuntimeError>(() => Parse("{\"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscalls\": [ {\"names\": [\"mkdir\"] \n"));
-        Assert.That(e!.Message, Does.StartWith("decoding seccomp profile (p.json) failed: "));
+        Assert.That(e!.Message, Does.StartWith("decoding seccomp profile (p.json) failed: invalid JSON at line 3, column "));
         Assert.That(e.Message, Does.Not.Contain("\n"));
         Assert.That(Assert.Throws<RuntimeError>(() => Parse("{}"))!.Message, Is.EqualTo("seccomp profile (p.json) has no defaultAction"));
         Assert.That(Assert.Throws<RuntimeError>(() => Parse("""{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"a","names":["b"],"action":"SCMP_ACT_ALLOW"}]}"""))!.Message,

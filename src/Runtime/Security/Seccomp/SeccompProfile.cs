@@ -43,7 +43,10 @@ public sealed class SeccompProfile
         try { profile = JsonSerializer.Deserialize(json, SeccompJson.Default.SeccompProfile); }
         catch (JsonException e)
         {
-            throw RuntimeError.Plain($"decoding seccomp profile ({shownAs}) failed: {e.Message.ReplaceLineEndings(" ")}");
+            // The exception's own text is a resource key in the trimmed binary: say where instead.
+            var at = e.LineNumber is { } line ? $" at line {line + 1}, column {(e.BytePositionInLine ?? 0) + 1}" : "";
+            var path = e.Path is { Length: > 1 } p ? $" ({p})" : "";
+            throw RuntimeError.Plain($"decoding seccomp profile ({shownAs}) failed: invalid JSON{at}{path}");
         }
         if (profile is null) throw RuntimeError.Plain($"decoding seccomp profile ({shownAs}) failed: the document is null");
         if (profile.DefaultAction.Length == 0) throw RuntimeError.Plain($"seccomp profile ({shownAs}) has no defaultAction");
