@@ -75,7 +75,12 @@ public sealed unsafe class ContainerProcess : IDisposable
         int[] fds = traceFd >= 0
             ? [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd, traceFd]
             : [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd];
-        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */, cgroup.V1Tasks, cgroup.V2Dir);
+        // Init runs from a copy of the binary that cannot be written to (CVE-2019-5736).
+        int exe;
+        try { (exe, var how) = Security.ReadOnlyBinary.Open(); if (trace.Enabled) TraceExe(trace, how); }
+        catch { initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
+        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */, cgroup.V1Tasks, cgroup.V2Dir, exe);
+        Security.ReadOnlyBinary.Release(exe);
         initEnd.Dispose();
         if (trace.Enabled)
             trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,
@@ -87,6 +92,11 @@ public sealed unsafe class ContainerProcess : IDisposable
         }
         return new ContainerProcess(pid, runtimeEnd, flags);
     }
+
+    static void TraceExe(ITrace trace, string how) =>
+        trace.Step(how == "read-only mount" ? "open_tree" : "memfd_create",
+            how == "read-only mount" ? "\"/proc/self/exe\", OPEN_TREE_CLONE; mount_setattr(MOUNT_ATTR_RDONLY)" : "\"incrun\", MFD_ALLOW_SEALING; F_SEAL_WRITE",
+            0, $"Init will run from a {how} of incrun's binary: a process in the container that reaches it through /proc/PID/exe cannot overwrite the host's binary (CVE-2019-5736).");
 
     /// <summary>Sends init the spec and waits until it has built the root filesystem (throws init's error).</summary>
     public void Configure(Spec spec)

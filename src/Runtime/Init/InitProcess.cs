@@ -91,6 +91,11 @@ public static class InitProcess
 
         var user = process.User;
         var caps = process.Capabilities;
+        // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder install a seccomp filter: then it
+        // goes in now, before the credentials change (as runc does); otherwise last, right before execve.
+        var seccomp = spec.Linux?.Seccomp;
+        bool seccompLast = process.NoNewPrivileges || caps?.Effective?.Contains("CAP_SYS_ADMIN") == true;
+        if (seccomp is not null && !seccompLast) InstallSeccomp(sys, seccomp);
         if (caps is not null) CapabilityChanges.DropBounding(sys, caps);
         Check(sys.SetGroups([.. user.AdditionalGids ?? []]), "setgroups", string.Join(',', user.AdditionalGids ?? []));
         if (caps is not null) Check(sys.SetKeepCapabilities(true), "prctl", "PR_SET_KEEPCAPS");
@@ -117,8 +122,16 @@ public static class InitProcess
 
         // Every fd but stdio closes at exec (the sync socket's close tells the runtime exec succeeded).
         Libc.close_range(3, uint.MaxValue, Libc.CLOSE_RANGE_CLOEXEC);
+        // No TSYNC: the filter is this thread's, and execve keeps it while the runtime's other threads end.
+        if (seccomp is not null && seccompLast) InstallSeccomp(sys, seccomp);
         int r = sys.Exec(executable, process.Args, process.Env);
         throw ExecLookup.ExecError(process.Args[0], -r);
+    }
+
+    static void InstallSeccomp(ISyscalls sys, LinuxSeccomp seccomp)
+    {
+        var program = seccomp.Program ?? Security.Seccomp.BpfInstruction.ToBytes(Security.Seccomp.SeccompCompiler.Compile(seccomp));
+        Check(sys.SetSeccompFilter(program, Security.Seccomp.SeccompCompiler.Flags(seccomp.Flags)), "seccomp", "SECCOMP_SET_MODE_FILTER");
     }
 
     static void Check(int r, string step, string subject)

@@ -29,6 +29,7 @@ struct incrun_child {
     const int *cgroup_tasks; // cgroup v1 "tasks" files, O_WRONLY
     int ncgroup;
     int new_cgroupns;        // unshare(CLONE_NEWCGROUP) once inside the container's cgroup
+    int exec_fd;             // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead of execve(path)
 };
 
 static void report(int fd, int err) {
@@ -73,16 +74,18 @@ static int child_main(void *arg) {
     // Every other fd closes at exec (the runtime's own fds are already CLOEXEC; this makes sure).
     syscall(SYS_close_range, (unsigned)c->nfds, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
 
-    execve(c->path, c->argv, c->envp);
+    if (c->exec_fd >= 0) syscall(SYS_execveat, c->exec_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
+    else execve(c->path, c->argv, c->envp);
     report(c->errpipe, errno);
     _exit(127);
 }
 
 // Returns the child's pid, or -errno when clone or the child's execve failed.
 // cgroup_tasks: v1 "tasks" fds the child joins; cgroup2_fd >= 0: a cgroup v2 directory the child is
-// created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it).
+// created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it). exec_fd >= 0: the child execs
+// that file (an fd of the binary on a read-only mount) rather than path.
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
-                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd) {
+                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd, int exec_fd) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
     int pipefd[2], err = 0, status;
@@ -98,6 +101,7 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     c.path = path; c.argv = argv; c.envp = envp; c.fds = fds; c.nfds = nfds;
     c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig; c.cgroup_tasks = cgroup_tasks; c.ncgroup = ncgroup;
     c.new_cgroupns = (clone_flags & CLONE_NEWCGROUP) != 0;
+    c.exec_fd = exec_fd;
     clone_flags &= ~CLONE_NEWCGROUP;
     if (cgroup2_fd >= 0) {
         // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into the cgroup.

@@ -4,11 +4,12 @@ namespace Inception.Runtime.Oci;
 /// The compact binary form in which the runtime hands a <see cref="Spec"/> to the container's init over
 /// the sync socket. config.json stays the OCI document on disk; this is only transport: init would
 /// otherwise spend ~2 ms of its start-up initialising System.Text.Json. Carries every field init reads
-/// (not linux.resources: the runtime writes the cgroup limits itself, before init runs).
+/// (not linux.resources: the runtime writes the cgroup limits itself, before init runs). linux.seccomp
+/// travels compiled: its flags and the BPF program, which init installs as it is.
 /// </summary>
 public static class SpecWire
 {
-    const byte Version = 4;
+    const byte Version = 5;
 
     public static byte[] Encode(Spec spec)
     {
@@ -76,6 +77,14 @@ public static class SpecWire
                 }
                 w.Write(l.Sysctl?.Count ?? -1);
                 foreach (var (k, v) in l.Sysctl ?? []) { w.Write(k); w.Write(v); }
+                w.Write(l.Seccomp is not null);
+                if (l.Seccomp is { } sc)
+                {
+                    WriteList(w, sc.Flags);
+                    var program = sc.Program ?? Security.Seccomp.BpfInstruction.ToBytes(Security.Seccomp.SeccompCompiler.Compile(sc));
+                    w.Write(program.Length);
+                    w.Write(program);
+                }
             }
         }
         return ms.ToArray();
@@ -158,6 +167,8 @@ public static class SpecWire
                 l.Sysctl = new(sysctls);
                 for (int i = 0; i < sysctls; i++) l.Sysctl[r.ReadString()] = r.ReadString();
             }
+            if (r.ReadBoolean())
+                l.Seccomp = new LinuxSeccomp { Flags = ReadList(r), Program = r.ReadBytes(r.ReadInt32()), DefaultAction = "" };
             spec.Linux = l;
         }
         return spec;

@@ -47,8 +47,9 @@ public static partial class SpecGenerator
                 ? "network bridge is not available yet: use --network none or --network host"
                 : $"network {o.Network} not found");
         foreach (var v in o.Volumes) ParseVolume(v);
-        Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
-        NoNewPrivileges(o);
+        var caps = Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
+        if (SecurityOptions(o).SeccompProfile is not null && Seccomp(o, caps) is { } seccomp)
+            Security.Seccomp.SeccompCompiler.Validate(seccomp);
         Resources(o);
         foreach (var u in o.Ulimits) Security.ProcessLimits.ParseUlimit(u);
         foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network == "none");
@@ -138,7 +139,7 @@ public static partial class SpecGenerator
                     Bounding = caps, Effective = user.Uid == 0 ? caps : [], Permitted = user.Uid == 0 ? caps : [],
                     Inheritable = [], Ambient = [],
                 },
-                NoNewPrivileges = NoNewPrivileges(o),
+                NoNewPrivileges = SecurityOptions(o).NoNewPrivileges,
                 Rlimits = o.Ulimits.Count == 0 ? null : [.. o.Ulimits.Select(Security.ProcessLimits.ParseUlimit)],
                 OomScoreAdj = o.OomScoreAdj,
             },
@@ -161,15 +162,17 @@ public static partial class SpecGenerator
                 Devices = devices.Count == 0 ? null : [.. devices.Select(d => d.Device)],
                 MaskedPaths = o.Privileged ? [] : [.. MaskedPaths],
                 ReadonlyPaths = o.Privileged ? [] : [.. ReadonlyPaths],
+                Seccomp = Seccomp(o, caps),
             },
         };
     }
 
-    /// <summary>docker's <c>--security-opt</c>: no-new-privileges[=true|false]; the values that ask for
-    /// what incrun already does (seccomp, apparmor and label turned off) are accepted.</summary>
-    static bool NoNewPrivileges(RunOptions o)
+    /// <summary>docker's <c>--security-opt</c>: no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json
+    /// (also with ':'); apparmor=unconfined and label=disable ask for what incrun does anyway.</summary>
+    static (bool NoNewPrivileges, bool SeccompUnconfined, string? SeccompProfile) SecurityOptions(RunOptions o)
     {
-        bool nnp = false;
+        bool nnp = false, unconfined = false;
+        string? profile = null;
         foreach (var opt in o.SecurityOpts)
         {
             var (key, value) = opt.IndexOfAny([':', '=']) is var i and >= 0 ? (opt[..i], opt[(i + 1)..]) : (opt, "");
@@ -177,17 +180,28 @@ public static partial class SpecGenerator
             {
                 case "no-new-privileges" when value is "" or "true": nnp = true; break;
                 case "no-new-privileges" when value == "false": nnp = false; break;
-                case "seccomp" when value == "unconfined":
+                case "seccomp" when value == "unconfined": unconfined = true; profile = null; break;
+                case "seccomp" when value.Length > 0: unconfined = false; profile = value; break;
                 case "apparmor" when value == "unconfined":
                 case "label" when value == "disable":
                     break;
-                case "seccomp" or "apparmor" or "label":
+                case "apparmor" or "label":
                     throw RuntimeError.Plain($"--security-opt {opt}: not supported yet (incrun has no {key} support yet)");
                 default:
                     throw RuntimeError.Plain($"invalid --security-opt: \"{opt}\"");
             }
         }
-        return nnp;
+        return (nnp, unconfined, profile);
+    }
+
+    /// <summary>The container's linux.seccomp: docker's default profile, or the given one, resolved for the
+    /// container's capabilities; none with seccomp=unconfined or --privileged (as docker).</summary>
+    static LinuxSeccomp? Seccomp(RunOptions o, IReadOnlyCollection<string> caps)
+    {
+        var (_, unconfined, path) = SecurityOptions(o);
+        if (unconfined || o.Privileged) return null;
+        var profile = path is null ? Security.Seccomp.DefaultProfile.Create() : Security.Seccomp.SeccompProfile.Load(path);
+        return profile.Resolve(caps, Security.Seccomp.SeccompProfile.RunningKernel());
     }
 
     /// <summary>The namespaces a container of these options gets (known before the image is read).</summary>
