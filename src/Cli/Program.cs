@@ -17,6 +17,8 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(NetworkCommand.Create());
+root.Subcommands.Add(PortCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 
 var result = root.Parse(RunCommand.SplitAtImage(args));

@@ -29,6 +29,7 @@ struct incrun_child {
     const int *cgroup_tasks; // cgroup v1 "tasks" files, O_WRONLY
     int ncgroup;
     int new_cgroupns;        // unshare(CLONE_NEWCGROUP) once inside the container's cgroup
+    int netns_fd;            // >= 0: setns into this network namespace (--network container:NAME)
 };
 
 static void report(int fd, int err) {
@@ -55,6 +56,8 @@ static int child_main(void *arg) {
     // The cgroup namespace is rooted where the process is when it is made: so only now, inside.
     if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { report(c->errpipe, errno); _exit(127); }
 
+    if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0) { report(c->errpipe, errno); _exit(127); }
+
     // .NET ignores SIGPIPE and installs handlers: give the child default dispositions and an empty mask.
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -80,9 +83,10 @@ static int child_main(void *arg) {
 
 // Returns the child's pid, or -errno when clone or the child's execve failed.
 // cgroup_tasks: v1 "tasks" fds the child joins; cgroup2_fd >= 0: a cgroup v2 directory the child is
-// created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it).
+// created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it). netns_fd >= 0: a network
+// namespace the child joins before it execs.
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
-                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd) {
+                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd, int netns_fd) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
     int pipefd[2], err = 0, status;
@@ -98,6 +102,7 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     c.path = path; c.argv = argv; c.envp = envp; c.fds = fds; c.nfds = nfds;
     c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig; c.cgroup_tasks = cgroup_tasks; c.ncgroup = ncgroup;
     c.new_cgroupns = (clone_flags & CLONE_NEWCGROUP) != 0;
+    c.netns_fd = netns_fd;
     clone_flags &= ~CLONE_NEWCGROUP;
     if (cgroup2_fd >= 0) {
         // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into the cgroup.

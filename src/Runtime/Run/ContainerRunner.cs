@@ -4,6 +4,7 @@ using Inception.Runtime.Cgroups;
 using Inception.Runtime.Container;
 using Inception.Runtime.Images;
 using Inception.Runtime.Native;
+using Inception.Runtime.Network;
 using Inception.Runtime.Oci;
 using Inception.Runtime.State;
 using Inception.Runtime.Terminal;
@@ -29,6 +30,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         SpecGenerator.Validate(o);
         ContainerDirs.ReapStale(stateRoot);
         var id = ContainerDirs.NewId();
+        if (o.Network.StartsWith("container:", StringComparison.Ordinal)) o = o with { NetnsPath = ContainerNetwork.JoinedNetnsPath(stateRoot, o.Network) };
         using var dirs = ContainerDirs.Create(stateRoot, id);
         var paths = new ContainerPaths(dirs.Rootfs, dirs.Upper, dirs.Work, dirs.File("hostname"), dirs.File("hosts"), dirs.File("resolv.conf"));
         int devNull = Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
@@ -50,6 +52,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             using var _ = container;
             var spec = BuildSpec(o, id, paths, layout);
             WriteEtcFiles(paths, spec.Hostname!, o.Network);
+            ContainerNetwork.Attach(stateRoot, id, o.Name ?? id[..12], container.Pid, SpecGenerator.NetworkRequest(o, spec));
             // The OCI document of the container, for people and later commands. Written here, where
             // this process would otherwise wait for init's runtime to start.
             File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
@@ -85,6 +88,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         finally
         {
             cgroup?.Remove();   // after the container's processes are gone (its Dispose reaped init)
+            ContainerNetwork.Detach(stateRoot, id);
             Libc.close(devNull);
         }
     }
@@ -117,6 +121,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         var defaults = new ImageDefaults
         {
             Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
+            ExposedPorts = c.ExposedPorts?.Keys.ToList() ?? [],
         };
         return SpecGenerator.Generate(o, defaults, image.LayerDirs, id, paths, p => ImageStore.ReadFile(image, p),
             o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);

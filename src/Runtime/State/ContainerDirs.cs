@@ -92,6 +92,8 @@ public sealed class ContainerDirs : IDisposable
             try
             {
                 if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) < 0) continue; // its incrun is alive
+                try { Network.ContainerNetwork.DetachDir(stateRoot, dir, System.IO.Path.GetFileName(dir).TrimStart('.')); }
+                catch (Exception e) when (e is Errors.RuntimeError or IOException or UnauthorizedAccessException) { }
                 RemoveCgroup(dir);
                 Remove(dir);
                 reaped++;
