@@ -108,6 +108,7 @@ public static class ContainerNetwork
                 {
                     int eth0 = Links.Index(inside, Eth0) ?? throw new RuntimeError("find link", $"{Eth0} in {nsPath}", 19);
                     Links.AddAddress(inside, eth0, ip, subnet.Prefix, Eth0);
+                    Links.SetUp(inside, eth0, Eth0);
                     Links.AddDefaultRoute(inside, eth0, subnet.Gateway);
                 }
                 EtcFiles.WriteResolvConf(dir);

@@ -19,8 +19,10 @@ internal sealed class Leases
     {
         var path = NetworkStore.LeasePath(stateRoot, network);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        int fd = Libc.open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180);
-        if (fd < 0) throw new RuntimeError("open", path, Libc.Errno);
+        // The lock is a file of its own: .NET's FileStream takes a flock of its own on the files it opens.
+        var lockPath = path + ".lock";
+        int fd = Libc.open(lockPath, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180);
+        if (fd < 0) throw new RuntimeError("open", lockPath, Libc.Errno);
         try
         {
             while (Libc.flock(fd, Libc.LOCK_EX) < 0)
@@ -29,7 +31,11 @@ internal sealed class Leases
             var before = leases.Format();
             var result = body(leases);
             var after = leases.Format();
-            if (after != before) File.WriteAllText(path, after);
+            if (after != before)
+            {
+                File.WriteAllText(path + ".tmp", after);
+                File.Move(path + ".tmp", path, overwrite: true);
+            }
             return result;
         }
         finally { Libc.close(fd); }
@@ -38,6 +44,7 @@ internal sealed class Leases
     static Leases Read(string path)
     {
         var l = new Leases();
+        if (!File.Exists(path)) return l;
         foreach (var line in File.ReadAllLines(path))
         {
             var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);

@@ -27,13 +27,14 @@ internal static class Links
     }
 
     /// <summary>Creates the veth pair: <paramref name="hostName"/> on the host, enslaved to the bridge and
-    /// up; its peer made directly inside the netns <paramref name="netnsFd"/> as <paramref name="peerName"/>, up.</summary>
+    /// up; its peer made directly inside the netns <paramref name="netnsFd"/> as <paramref name="peerName"/> (down: the
+    /// kernel refuses IFF_UP for a peer created in another netns with ENOTCONN; it is set up from inside).</summary>
     public static void CreateVeth(Netlink nl, string hostName, int bridgeIndex, int netnsFd, string peerName)
     {
         var m = new MessageBuilder(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL).IfInfo(0, IFF_UP, IFF_UP)
             .Attr(IFLA_IFNAME, hostName).Attr(IFLA_MASTER, bridgeIndex)
             .Begin(IFLA_LINKINFO).Attr(IFLA_INFO_KIND, "veth")
-                .Begin(IFLA_INFO_DATA).Begin(VETH_INFO_PEER).IfInfo(0, IFF_UP, IFF_UP)
+                .Begin(IFLA_INFO_DATA).Begin(VETH_INFO_PEER).IfInfo()
                     .Attr(IFLA_IFNAME, peerName).Attr(IFLA_NET_NS_FD, netnsFd)
                 .End().End()
             .End();

@@ -117,6 +117,7 @@ public static partial class NetworkStore
                 return 0;
             });
             File.Delete(LeasePath(stateRoot, d.Name));
+            File.Delete(LeasePath(stateRoot, d.Name) + ".lock");
             return 0;
         });
     }
