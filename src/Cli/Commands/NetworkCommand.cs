@@ -45,7 +45,7 @@ static class NetworkCommand
             var root = Root(r);
             var nets = r.GetValue(names)!.Select(n => NetworkStore.Get(root, n)).ToList();
             using var stdout = Console.OpenStandardOutput();
-            using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+            using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
                 w.WriteStartArray();
                 foreach (var n in nets) WriteInspect(w, root, n);
