@@ -111,8 +111,6 @@ internal static unsafe class Nftables
         finally { Libc.close(fd); }
     }
 
-    public static bool TableExists() => File.Exists("/proc/net/netfilter") && TryList($"list table {Table}") is not null;
-
     static string? TryList(string command)
     {
         try { return Run(command); }
@@ -145,9 +143,13 @@ internal static unsafe class Nftables
     });
 
     /// <summary>Publishes ports (one batch); a host port another container publishes already is refused.</summary>
-    public static void Publish(IReadOnlyList<PublishedPort> ports, string containerIp) => Locked(() =>
+    public static void Publish(IReadOnlyList<PublishedPort> ports, string containerIp)
     {
-        if (ports.Count == 0) return 0;
+        if (ports.Count > 0) Locked(() => PublishLocked(ports, containerIp));
+    }
+
+    static int PublishLocked(IReadOnlyList<PublishedPort> ports, string containerIp)
+    {
         var pub = TryList($"list map {Table} pub") ?? "";
         var pubip = TryList($"list map {Table} pubip") ?? "";
         foreach (var p in ports)
@@ -160,7 +162,7 @@ internal static unsafe class Nftables
         }
         Run(string.Concat(ports.Select(p => $"add element {Table} {Element(p, containerIp)}\n")));
         return 0;
-    });
+    }
 
     public static void Unpublish(IReadOnlyList<PublishedPort> ports, string containerIp) => Locked(() =>
     {

@@ -36,7 +36,7 @@ public static class PortSpec
             case 3: ip = parts[0]; host = parts[1]; container = parts[2]; break;
             default: Bad("too many colons"); return [];
         }
-        if (ip.Length > 0 && (!IPAddress.TryParse(ip, out var addr) || addr.AddressFamily != AddressFamily.InterNetwork || ip.Contains(':')))
+        if (ip.Length > 0 && (!IPAddress.TryParse(ip, out var addr) || addr.AddressFamily != AddressFamily.InterNetwork || ip.Split('.').Length != 4))
             Bad($"invalid host address \"{ip}\" (IPv4 only)");
         if (ip.Length > 0) ip = IPAddress.Parse(ip).ToString();
         var (c0, c1) = Range(container, spec, allowZero: false) ?? (0, 0);

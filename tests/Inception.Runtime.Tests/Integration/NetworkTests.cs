@@ -16,7 +16,7 @@ public sealed class NetworkTests : ContainerTest
     static string[] Server(string body, int port = 80) =>
         ["sh", "-c", $"trap 'exit 0' TERM; mkdir -p /w; echo {body} > /w/index.html; httpd -p {port} -h /w; echo READY; while :; do sleep 1; done"];
 
-    static (Process Process, StringBuilder Out, StringBuilder Err) Start(params string[] args) =>
+    static (Process Process, StringBuilder Out, StringBuilder Err) Start(string[] args) =>
         Incrun.StartUntil("READY", ["run", "--rm", .. args]);
 
     static void Stop(Process p)
@@ -70,7 +70,7 @@ public sealed class NetworkTests : ContainerTest
     public void PublishedPortIsReachedOnLoopbackAndOnTheBridgeAddress()
     {
         int port = FreePort();
-        var (p, _, err) = Start("--name", "web", "-p", $"{port}:80", "busybox", .. Server("hello-web"));
+        var (p, _, err) = Start(["--name", "web", "-p", $"{port}:80", "busybox", .. Server("hello-web")]);
         try
         {
             Assert.That(Get($"http://127.0.0.1:{port}/").Trim(), Is.EqualTo("hello-web"));
@@ -86,7 +86,7 @@ public sealed class NetworkTests : ContainerTest
     [Test]
     public void PublishedOnLoopbackOnlyAndOnARandomPort()
     {
-        var (p, _, err) = Start("--name", "lo-web", "-p", "127.0.0.1::80", "busybox", .. Server("random-port"));
+        var (p, _, err) = Start(["--name", "lo-web", "-p", "127.0.0.1::80", "busybox", .. Server("random-port")]);
         try
         {
             var r = Run("port", "lo-web");
@@ -107,7 +107,7 @@ public sealed class NetworkTests : ContainerTest
         Assert.That(Run("network", "create", "it-app").ExitCode, Is.EqualTo(0));
         try
         {
-            var (db, _, err) = Start("--name", "it-db", "--network", "it-app", "--network-alias", "database", "busybox", .. Server("db-ok", 3306));
+            var (db, _, err) = Start(["--name", "it-db", "--network", "it-app", "--network-alias", "database", "busybox", .. Server("db-ok", 3306)]);
             try
             {
                 var r = Run("run", "--rm", "--network", "it-app", "busybox", "sh", "-c", "wget -qO- http://it-db:3306/; wget -qO- http://database:3306/");
@@ -131,7 +131,7 @@ public sealed class NetworkTests : ContainerTest
         Assert.That(Run("network", "create", "it-b").ExitCode, Is.EqualTo(0));
         try
         {
-            var (srv, _, _) = Start("--name", "it-srv", "--network", "it-a", "busybox", .. Server("secret"));
+            var (srv, _, _) = Start(["--name", "it-srv", "--network", "it-a", "busybox", .. Server("secret")]);
             try
             {
                 var ip = AddressOf("it-a", "it-srv");
@@ -150,7 +150,7 @@ public sealed class NetworkTests : ContainerTest
     [Test]
     public void ContainerModeSharesAnotherContainersNetwork()
     {
-        var (srv, _, _) = Start("--name", "it-shared", "busybox", .. Server("shared"));
+        var (srv, _, _) = Start(["--name", "it-shared", "busybox", .. Server("shared")]);
         try
         {
             var r = Run("run", "--rm", "--network", "container:it-shared", "busybox", "sh", "-c", "wget -qO- http://127.0.0.1/; ip -4 -o addr show eth0 | wc -l");
@@ -208,7 +208,7 @@ public sealed class NetworkTests : ContainerTest
     public void AKilledRunIsReapedByTheNextCommand()
     {
         int port = FreePort();
-        var (p, _, _) = Start("--name", "it-crash", "-p", $"127.0.0.1:{port}:80", "busybox", .. Server("crash"));
+        var (p, _, _) = Start(["--name", "it-crash", "-p", $"127.0.0.1:{port}:80", "busybox", .. Server("crash")]);
         Assert.That(Incrun.NftTable(), Does.Contain($"127.0.0.1 . tcp . {port}"));
         p.Kill(); // SIGKILL: incrun cleans up nothing; the kernel kills the container with it
         p.WaitForExit();
