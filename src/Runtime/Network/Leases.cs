@@ -19,26 +19,17 @@ internal sealed class Leases
     {
         var path = NetworkStore.LeasePath(stateRoot, network);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        // The lock is a file of its own: .NET's FileStream takes a flock of its own on the files it opens.
-        var lockPath = path + ".lock";
-        int fd = Libc.open(lockPath, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180);
-        if (fd < 0) throw new RuntimeError("open", lockPath, Libc.Errno);
-        try
+        using var _ = FileLock.Exclusive(path + ".lock");
+        var leases = Read(path);
+        var before = leases.Format();
+        var result = body(leases);
+        var after = leases.Format();
+        if (after != before)
         {
-            while (Libc.flock(fd, Libc.LOCK_EX) < 0)
-                if (Libc.Errno != 4) throw new RuntimeError("flock", path, Libc.Errno);
-            var leases = Read(path);
-            var before = leases.Format();
-            var result = body(leases);
-            var after = leases.Format();
-            if (after != before)
-            {
-                File.WriteAllText(path + ".tmp", after);
-                File.Move(path + ".tmp", path, overwrite: true);
-            }
-            return result;
+            File.WriteAllText(path + ".tmp", after);
+            File.Move(path + ".tmp", path, overwrite: true);
         }
-        finally { Libc.close(fd); }
+        return result;
     }
 
     static Leases Read(string path)

@@ -175,16 +175,7 @@ public static partial class NetworkStore
 
     static T WithStoreLock<T>(string stateRoot, Func<T> body)
     {
-        Directory.CreateDirectory(Dir(stateRoot));
-        var path = Path.Combine(Dir(stateRoot), ".lock");
-        int fd = Libc.open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180);
-        if (fd < 0) throw new RuntimeError("open", path, Libc.Errno);
-        try
-        {
-            while (Libc.flock(fd, Libc.LOCK_EX) < 0)
-                if (Libc.Errno != 4) throw new RuntimeError("flock", path, Libc.Errno);
-            return body();
-        }
-        finally { Libc.close(fd); }
+        using var _ = FileLock.Exclusive(Path.Combine(Dir(stateRoot), ".lock"));
+        return body();
     }
 }

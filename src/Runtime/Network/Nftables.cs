@@ -99,16 +99,8 @@ internal static unsafe class Nftables
     /// <summary>Runs <paramref name="body"/> holding the nftables lock (across incrun processes).</summary>
     public static T Locked<T>(Func<T> body)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(LockPath)!);
-        int fd = Libc.open(LockPath, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180);
-        if (fd < 0) throw new RuntimeError("open", LockPath, Libc.Errno);
-        try
-        {
-            while (Libc.flock(fd, Libc.LOCK_EX) < 0)
-                if (Libc.Errno != 4) throw new RuntimeError("flock", LockPath, Libc.Errno);
-            return body();
-        }
-        finally { Libc.close(fd); }
+        using var _ = FileLock.Exclusive(LockPath);
+        return body();
     }
 
     static string? TryList(string command)
