@@ -102,6 +102,49 @@ public sealed class NetworkTests : ContainerTest
     }
 
     [Test]
+    public void PublishAllPublishesTheImagesExposedPorts()
+    {
+        var tar = Path.Combine(Path.GetTempPath(), $"incrun-exposed-{Environment.ProcessId}.tar");
+        try
+        {
+            using (var w = new System.Formats.Tar.TarWriter(File.Create(tar), System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: false))
+            {
+                foreach (var d in new[] { "bin/", "proc/", "dev/", "sys/", "etc/", "tmp/" })
+                    w.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.Directory, d));
+                w.WriteEntry("/bin/busybox", "bin/busybox");
+                foreach (var a in new[] { "sh", "mkdir", "httpd", "sleep" })
+                    w.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.SymbolicLink, $"bin/{a}") { LinkName = "busybox" });
+            }
+            var import = Run("import", "--change", "EXPOSE 80/tcp", "--change", "CMD [\"sh\"]", tar, "it-exposed:1");
+            Assert.That(import.ExitCode, Is.EqualTo(0), import.ToString());
+        }
+        finally { File.Delete(tar); }
+        var (p, _, err) = Start(["--name", "it-exp", "-P", "it-exposed:1", .. Server("exposed")]);
+        try
+        {
+            var r = Run("port", "it-exp");
+            Assert.That(r.Stdout, Does.Match(@"^80/tcp -> 0\.0\.0\.0:\d+\n$"), r.ToString());
+            Assert.That(Get($"http://127.0.0.1:{r.Stdout.Trim().Split(':')[^1]}/").Trim(), Is.EqualTo("exposed"));
+        }
+        finally { Stop(p); }
+        Assert.That(p.ExitCode, Is.EqualTo(0), err.ToString());
+    }
+
+    [Test]
+    public void UdpPortIsPublishedInTheKernelsMap()
+    {
+        int port = FreePort();
+        var (p, _, _) = Start(["--name", "it-udp", "-p", $"127.0.0.1:{port}:53/udp", "busybox", .. Server("udp")]);
+        try
+        {
+            Assert.That(Run("port", "it-udp").Stdout.Trim(), Is.EqualTo($"53/udp -> 127.0.0.1:{port}"));
+            Assert.That(Incrun.NftTable(), Does.Match($@"127\.0\.0\.1 \. udp \. {port} : 10\.\d+\.\d+\.\d+ \. 53"));
+        }
+        finally { Stop(p); }
+        Assert.That(Incrun.NftTable(), Does.Not.Contain($"udp . {port}"));
+    }
+
+    [Test]
     public void ContainersOnAUserNetworkReachEachOtherByNameAndAlias()
     {
         Assert.That(Run("network", "create", "it-app").ExitCode, Is.EqualTo(0));
