@@ -22,6 +22,8 @@ foreach (var c in ContainerCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(NetworkCommand.Create());
+root.Subcommands.Add(PortCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 
 var result = root.Parse(RunCommand.SplitAtImage(args));

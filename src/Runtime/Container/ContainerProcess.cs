@@ -75,12 +75,20 @@ public sealed unsafe class ContainerProcess : IDisposable
         int[] fds = traceFd >= 0
             ? [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd, traceFd]
             : [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd];
+        // --network container:NAME: the child enters that network namespace before it execs.
+        int netnsFd = -1;
+        if (namespaces.FirstOrDefault(n => n.Type == "network" && n.Path is not null)?.Path is { } netns)
+        {
+            netnsFd = Libc.open(netns, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (netnsFd < 0) { int e = Libc.Errno; runtimeEnd.Dispose(); initEnd.Dispose(); throw new RuntimeError("open", netns, e); }
+        }
         // Init runs from a copy of the binary that cannot be written to (CVE-2019-5736).
         int exe;
         try { (exe, var how) = Security.ReadOnlyBinary.Open(); if (trace.Enabled) TraceExe(trace, how); }
-        catch { initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
-        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */, cgroup.V1Tasks, cgroup.V2Dir, exe);
+        catch { initEnd.Dispose(); runtimeEnd.Dispose(); if (netnsFd >= 0) Libc.close(netnsFd); throw; }
+        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */, cgroup.V1Tasks, cgroup.V2Dir, exe, netnsFd);
         Security.ReadOnlyBinary.Release(exe);
+        if (netnsFd >= 0) Libc.close(netnsFd);
         initEnd.Dispose();
         if (trace.Enabled)
             trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,
@@ -177,6 +185,7 @@ public sealed unsafe class ContainerProcess : IDisposable
         int flags = 0;
         foreach (var ns in namespaces)
         {
+            if (ns.Path is not null && ns.Type == "network") continue; // joined with setns by the C part
             if (ns.Path is not null)
                 throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported yet");
             flags |= ns.Type switch

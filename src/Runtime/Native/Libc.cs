@@ -179,6 +179,10 @@ internal static unsafe partial class Libc
     public static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
     public const int MSG_CMSG_CLOEXEC = 0x40000000, MSG_NOSIGNAL = 0x4000, SOL_SOCKET = 1, SCM_RIGHTS = 1;
 
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setns(int fd, int nstype);
+    public const int AF_NETLINK = 16, SOCK_RAW = 3, NETLINK_ROUTE = 0;
+
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int execve(string path, byte** argv, byte** envp);
 

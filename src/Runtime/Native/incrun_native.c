@@ -30,6 +30,7 @@ struct incrun_child {
     int ncgroup;
     int new_cgroupns;        // unshare(CLONE_NEWCGROUP) once inside the container's cgroup
     int exec_fd;             // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead of execve(path)
+    int netns_fd;            // >= 0: setns into this network namespace (--network container:NAME)
 };
 
 static void report(int fd, int err) {
@@ -55,6 +56,8 @@ static int child_main(void *arg) {
     }
     // The cgroup namespace is rooted where the process is when it is made: so only now, inside.
     if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { report(c->errpipe, errno); _exit(127); }
+
+    if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0) { report(c->errpipe, errno); _exit(127); }
 
     // .NET ignores SIGPIPE and installs handlers: give the child default dispositions and an empty mask.
     memset(&dfl, 0, sizeof dfl);
@@ -83,9 +86,10 @@ static int child_main(void *arg) {
 // Returns the child's pid, or -errno when clone or the child's execve failed.
 // cgroup_tasks: v1 "tasks" fds the child joins; cgroup2_fd >= 0: a cgroup v2 directory the child is
 // created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it). exec_fd >= 0: the child execs
-// that file (an fd of the binary on a read-only mount) rather than path.
+// that file (an fd of the binary on a read-only mount) rather than path. netns_fd >= 0: a network
+// namespace the child joins before it execs.
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
-                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd, int exec_fd) {
+                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd, int exec_fd, int netns_fd) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
     int pipefd[2], err = 0, status;
@@ -102,6 +106,7 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig; c.cgroup_tasks = cgroup_tasks; c.ncgroup = ncgroup;
     c.new_cgroupns = (clone_flags & CLONE_NEWCGROUP) != 0;
     c.exec_fd = exec_fd;
+    c.netns_fd = netns_fd;
     clone_flags &= ~CLONE_NEWCGROUP;
     if (cgroup2_fd >= 0) {
         // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into the cgroup.

@@ -209,6 +209,8 @@ public static class IncrunAnnotations
     public const string OverlayLower = "org.incrun.rootfs.overlay.lowerdir";
     public const string OverlayUpper = "org.incrun.rootfs.overlay.upperdir";
     public const string OverlayWork = "org.incrun.rootfs.overlay.workdir";
+    /// <summary>The image's EXPOSE entries, comma-separated (for -P).</summary>
+    public const string ExposedPorts = "org.incrun.exposed-ports";
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

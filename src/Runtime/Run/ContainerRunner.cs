@@ -3,6 +3,7 @@ using Inception.Runtime.Cgroups;
 using Inception.Runtime.Errors;
 using Inception.Runtime.Images;
 using Inception.Runtime.Native;
+using Inception.Runtime.Network;
 using Inception.Runtime.Oci;
 using Inception.Runtime.State;
 using Inception.Runtime.Terminal;
@@ -20,7 +21,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     /// <summary>Runs a container in the foreground until it exits.</summary>
     public Outcome Run(RunOptions o)
     {
-        Check(o);
+        o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
         var layout = CgroupLayout.Detect();
         var dirs = NewContainer(o);
@@ -42,7 +43,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     /// directory, still locked.</summary>
     public ContainerDirs Create(RunOptions o)
     {
-        Check(o);
+        o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
         var dirs = NewContainer(o);
         try
@@ -69,13 +70,17 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         finally { dirs.Dispose(); }
     }
 
-    void Check(RunOptions o)
+    /// <summary>Checks the flags; resolves --network container:NAME to that container's namespace.</summary>
+    RunOptions Check(RunOptions o)
     {
         SpecGenerator.Validate(o);
         var policy = RestartPolicy.Parse(o.Restart);
         if (o.Remove && policy.Name != "no") throw RuntimeError.Plain("Conflicting options: --restart and --rm");
         if (o.StopSignal is { } sig) Signals.Parse(sig);
         ParseLogOptions(o.LogOpts);
+        return o.Network.StartsWith("container:", StringComparison.Ordinal)
+            ? o with { NetnsPath = ContainerNetwork.JoinedNetnsPath(stateRoot, o.Network) }
+            : o;
     }
 
     /// <summary>The directory and the first state of a new container, its name checked and taken
@@ -113,6 +118,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         var defaults = new ImageDefaults
         {
             Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
+            ExposedPorts = c.ExposedPorts?.Keys.ToList() ?? [],
         };
         var spec = SpecGenerator.Generate(o with { Name = ContainerStore.Read(dirs.Path)?.Name ?? o.Name }, defaults, image.LayerDirs, dirs.Id, paths,
             p => ImageStore.ReadFile(image, p), o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);
@@ -126,6 +132,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         {
             s.Command = [.. spec.Process?.Args ?? []];
             s.ImageId = image.Id;
+            s.Network = SpecGenerator.NetworkRequest(o, spec);
             if (o.StopSignal is null && c.StopSignal is { Length: > 0 } imageSignal) s.StopSignal = Signals.Name(Signals.Parse(imageSignal));
         });
         return spec;

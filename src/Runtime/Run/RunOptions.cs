@@ -16,7 +16,13 @@ public sealed record RunOptions
     public string? Hostname { get; init; }
     public IReadOnlyList<string> Volumes { get; init; } = [];
     public string? Entrypoint { get; init; }
-    public string Network { get; init; } = "none";
+    /// <summary>bridge (docker's default), none, host, container:NAME, or a user network.</summary>
+    public string Network { get; init; } = "bridge";
+    public IReadOnlyList<string> Publish { get; init; } = [];
+    public bool PublishAll { get; init; }
+    public IReadOnlyList<string> NetworkAliases { get; init; } = [];
+    /// <summary>The netns a --network container:NAME container joins (/proc/PID/ns/net), set by the runner.</summary>
+    public string? NetnsPath { get; init; }
     public bool ReadOnly { get; init; }
     public IReadOnlyList<string> CapAdd { get; init; } = [];
     public IReadOnlyList<string> CapDrop { get; init; } = [];
@@ -67,4 +73,6 @@ public sealed record ImageDefaults
     public IReadOnlyList<string>? Cmd { get; init; }
     public string? WorkingDir { get; init; }
     public string? User { get; init; }
+    /// <summary>EXPOSE entries ("80/tcp"), for -P.</summary>
+    public IReadOnlyList<string> ExposedPorts { get; init; } = [];
 }

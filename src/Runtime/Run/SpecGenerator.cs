@@ -42,17 +42,14 @@ public static partial class SpecGenerator
             throw RuntimeError.Plain($"invalid hostname format: {h}");
         if (o.Workdir is { Length: > 0 } w && !w.StartsWith('/'))
             throw RuntimeError.Plain($"the working directory '{w}' is invalid, it needs to be an absolute path");
-        if (o.Network is not ("none" or "host"))
-            throw RuntimeError.Plain(o.Network == "bridge"
-                ? "network bridge is not available yet: use --network none or --network host"
-                : $"network {o.Network} not found");
+        NetworkRequest(o, []).Validate();
         foreach (var v in o.Volumes) ParseVolume(v);
         var caps = Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
         if (SecurityOptions(o).SeccompProfile is not null && Seccomp(o, caps) is { } seccomp)
             Security.Seccomp.SeccompCompiler.Validate(seccomp);
         Resources(o);
         foreach (var u in o.Ulimits) Security.ProcessLimits.ParseUlimit(u);
-        foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network == "none");
+        foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network != "host");
         foreach (var t in o.Tmpfs) ParseTmpfs(t);
         if (o.OomScoreAdj is { } adj) Security.ProcessLimits.ParseOomScoreAdj(adj);
         ResourceParser.CgroupsPath(o.Resources, "x");
@@ -151,13 +148,14 @@ public static partial class SpecGenerator
                 [IncrunAnnotations.OverlayWork] = paths.Work,
                 ["org.incrun.image"] = o.Image,
                 ["org.incrun.name"] = o.Name ?? "",
+                [IncrunAnnotations.ExposedPorts] = string.Join(',', image.ExposedPorts),
             },
             Linux = new Linux
             {
                 Namespaces = namespaces,
                 CgroupsPath = ResourceParser.CgroupsPath(o.Resources, id),
                 Sysctl = o.Sysctls.Count == 0 ? null
-                    : o.Sysctls.Select(sc => Security.ProcessLimits.ParseSysctl(sc, o.Network == "none")).ToDictionary(),
+                    : o.Sysctls.Select(sc => Security.ProcessLimits.ParseSysctl(sc, o.Network != "host")).ToDictionary(),
                 Resources = resources,
                 Devices = devices.Count == 0 ? null : [.. devices.Select(d => d.Device)],
                 MaskedPaths = o.Privileged ? [] : [.. MaskedPaths],
@@ -204,11 +202,21 @@ public static partial class SpecGenerator
         return profile.Resolve(caps, Security.Seccomp.SeccompProfile.RunningKernel());
     }
 
+    /// <summary>What the network layer is asked for (<see cref="Network.ContainerNetwork.Attach"/>).</summary>
+    public static Network.NetworkRequest NetworkRequest(RunOptions o, Spec spec) =>
+        NetworkRequest(o, (spec.Annotations?.GetValueOrDefault(IncrunAnnotations.ExposedPorts) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries));
+
+    static Network.NetworkRequest NetworkRequest(RunOptions o, IReadOnlyList<string> exposed) => new()
+    {
+        Mode = o.Network == "default" ? Network.NetworkStore.DefaultNetwork : o.Network,
+        Publish = o.Publish, PublishAll = o.PublishAll, Exposed = exposed, Aliases = o.NetworkAliases, Hostname = o.Hostname,
+    };
+
     /// <summary>The namespaces a container of these options gets (known before the image is read).</summary>
     public static List<Namespace> Namespaces(RunOptions o, CgroupLayout cgroups)
     {
         var namespaces = new List<Namespace> { new() { Type = "pid" }, new() { Type = "mount" }, new() { Type = "uts" }, new() { Type = "ipc" } };
-        if (o.Network == "none") namespaces.Add(new() { Type = "network" });
+        if (o.Network != "host") namespaces.Add(new() { Type = "network", Path = o.NetnsPath });
         if (cgroups.HasAny) namespaces.Add(new() { Type = "cgroup" });
         return namespaces;
     }

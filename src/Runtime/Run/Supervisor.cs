@@ -132,6 +132,9 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
             CloseNow(fds, childOut, childErr, stdin == devNull || stdin == 0 ? -1 : stdin);
 
             spec = plan.BuildSpec();
+            // its network namespace exists since the clone: connect it before the command runs
+            if (ContainerStore.Read(dirs.Path) is { Network: { } request } current)
+                Network.ContainerNetwork.Attach(stateRoot, dirs.Id, current.Name, container.Pid, request);
             container.Configure(spec);
 
             // detached: clients of `incrun attach` get the output and feed stdin

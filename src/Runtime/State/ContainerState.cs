@@ -36,6 +36,8 @@ public sealed class ContainerState
     public string StopSignal { get; set; } = "SIGTERM";
     public int? StopTimeout { get; set; }
     public LogOptions Log { get; set; } = new();
+    /// <summary>What the container asked of the network (-p, --network, aliases); attached at every start.</summary>
+    public Network.NetworkRequest? Network { get; set; }
 
     [JsonIgnore] public bool IsActive => Status is Running or Paused or Restarting;
 }
