@@ -6,6 +6,9 @@ using Inception.Runtime.Init;
 // Init mode: the C part re-executed this binary inside the container's new namespaces.
 if (Environment.GetEnvironmentVariable(InitProcess.BundleVariable) is { } bundle)
     return InitProcess.Run(bundle);
+// exec-init: the C part has joined a running container's namespaces before the runtime started.
+if (Environment.GetEnvironmentVariable(ExecInit.Variable) is not null)
+    return ExecInit.Run();
 
 var root = new RootCommand("incrun: run Linux containers (docker-style commands on an OCI runtime core)");
 root.Options.Add(GlobalOptions.Explain);
@@ -14,6 +17,7 @@ root.Options.Add(GlobalOptions.Root);
 foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) help.Aliases.Remove("-h");
 
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());

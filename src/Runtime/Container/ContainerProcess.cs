@@ -126,16 +126,21 @@ public sealed unsafe class ContainerProcess : IDisposable
     /// <summary>Waits for the container's PID 1: its exit code, or 128+N if killed by signal N.</summary>
     public int Wait()
     {
-        if (_status >= 0) return _status;
+        if (_status < 0) _status = WaitExit(Pid);
+        return _status;
+    }
+
+    /// <summary>waitpid for a child: its exit code, or 128+N if killed by signal N.</summary>
+    internal static int WaitExit(int pid)
+    {
         int status;
         while (true)
         {
-            int r = Libc.waitpid(Pid, &status, 0);
-            if (r == Pid) break;
-            if (r < 0 && Libc.Errno != 4) throw new RuntimeError("waitpid", Pid.ToString(), Libc.Errno);
+            int r = Libc.waitpid(pid, &status, 0);
+            if (r == pid) break;
+            if (r < 0 && Libc.Errno != 4) throw new RuntimeError("waitpid", pid.ToString(), Libc.Errno);
         }
-        _status = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
-        return _status;
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
     }
 
     public void Signal(int signal)
@@ -169,24 +174,28 @@ public sealed unsafe class ContainerProcess : IDisposable
         {
             if (ns.Path is not null)
                 throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported yet");
-            flags |= ns.Type switch
-            {
-                "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
-                "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP,
-                "user" => throw RuntimeError.Plain("user namespaces are not supported yet"),
-                _ => throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\""),
-            };
+            if (ns.Type == "user") throw RuntimeError.Plain("user namespaces are not supported yet");
+            flags |= NamespaceFlag(ns.Type);
         }
         if ((flags & CLONE_NEWNS) == 0) throw RuntimeError.Plain("a mount namespace is required");
         return flags;
     }
 
+    /// <summary>The CLONE_NEW* flag of an OCI namespace type.</summary>
+    internal static int NamespaceFlag(string type) => type switch
+    {
+        "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
+        "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP, "user" => CLONE_NEWUSER,
+        _ => throw RuntimeError.Plain($"unknown namespace type \"{type}\""),
+    };
+
     static readonly (int Flag, string Name, string Word)[] Names =
     [
         (CLONE_NEWPID, "CLONE_NEWPID", "PID"), (CLONE_NEWNS, "CLONE_NEWNS", "mount"), (CLONE_NEWUTS, "CLONE_NEWUTS", "UTS"),
         (CLONE_NEWIPC, "CLONE_NEWIPC", "IPC"), (CLONE_NEWNET, "CLONE_NEWNET", "network"), (CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "cgroup"),
+        (CLONE_NEWUSER, "CLONE_NEWUSER", "user"),
     ];
 
-    static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));
-    static string Describe(int flags) => string.Join(", ", Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Word));
+    internal static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));
+    internal static string Describe(int flags) => string.Join(", ", Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Word));
 }

@@ -48,6 +48,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             }
             finally { ContainerCgroup.Close(handles); }
             using var _ = container;
+            dirs.WritePid(container.Pid);   // for `incrun exec`: found through ContainerDirs.ReadPid
             var spec = BuildSpec(o, id, paths, layout);
             WriteEtcFiles(paths, spec.Hostname!, o.Network);
             // The OCI document of the container, for people and later commands. Written here, where

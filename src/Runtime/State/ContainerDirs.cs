@@ -40,6 +40,27 @@ public sealed class ContainerDirs : IDisposable
         return Convert.ToHexStringLower(bytes);
     }
 
+    /// <summary>Records the host pid of the container's PID 1 (file <c>pid</c>, replaced atomically).</summary>
+    public void WritePid(int pid)
+    {
+        var temp = File(".pid");
+        System.IO.File.WriteAllText(temp, pid.ToString());
+        System.IO.File.Move(temp, File("pid"), overwrite: true);
+    }
+
+    /// <summary>The host pid of a running container's PID 1: the one place that knows where it is kept.
+    /// Valid while the container's directory is locked (its incrun has not reaped PID 1).</summary>
+    public static int ReadPid(string stateRoot, string id)
+    {
+        var file = System.IO.Path.Combine(ContainersRoot(stateRoot), id, "pid");
+        try
+        {
+            if (int.TryParse(System.IO.File.ReadAllText(file).Trim(), out var pid) && pid > 0) return pid;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        throw RuntimeError.Plain($"container {id[..Math.Min(12, id.Length)]} is not running", 1);
+    }
+
     /// <summary>Creates and locks the directory of a new container.</summary>
     public static ContainerDirs Create(string stateRoot, string id)
     {

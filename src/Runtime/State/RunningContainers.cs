@@ -44,6 +44,21 @@ public static class RunningContainers
         };
     }
 
+    /// <summary>The container's OCI spec (its config.json).</summary>
+    public static Spec ReadSpec(string stateRoot, string id)
+    {
+        var file = Path.Combine(ContainerDirs.ContainersRoot(stateRoot), id, "config.json");
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(file), OciJson.Default.Spec)
+                ?? throw RuntimeError.Plain($"{file}: empty");
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            throw RuntimeError.Plain($"read {file}: {e.Message}");
+        }
+    }
+
     static bool IsLocked(string dir)
     {
         int fd = Libc.open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);

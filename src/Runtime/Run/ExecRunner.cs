@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using Inception.Runtime.Cgroups;
+using Inception.Runtime.Container;
+using Inception.Runtime.Errors;
+using Inception.Runtime.Native;
+using Inception.Runtime.Oci;
+using Inception.Runtime.State;
+using Inception.Runtime.Terminal;
+using Inception.Runtime.Trace;
+
+namespace Inception.Runtime.Run;
+
+/// <summary>
+/// <c>incrun exec</c>: finds the running container (name, id or unique id prefix), builds the process
+/// from its spec and the flags, and runs it in the container (<see cref="ExecProcess"/>) in the
+/// foreground — stdio passed through or relayed through its own pty with -t, signals forwarded — or
+/// detached with -d. Returns the process's exit status.
+/// </summary>
+internal sealed class ExecRunner(string stateRoot, ITrace trace)
+{
+    static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
+    const int SIGWINCH = 28;
+
+    public int Run(ExecOptions o)
+    {
+        ContainerDirs.ReapStale(stateRoot);
+        RunningContainer container;
+        try { container = RunningContainers.Find(RunningContainers.List(stateRoot), o.Container); }
+        catch (RuntimeError e) { throw RuntimeError.Plain(e.Message, 1); }   // docker exec: exit 1
+        var spec = RunningContainers.ReadSpec(stateRoot, container.Id);
+        int pid = ContainerDirs.ReadPid(stateRoot, container.Id);
+        if (trace.Enabled)
+            trace.Step("read", $"\"{ContainerDirs.ContainersRoot(stateRoot)}/{container.Id}/pid\"", 0,
+                $"Container {container.Name} ({container.Id[..12]}) runs; its PID 1 is pid {pid} on the host.");
+
+        var process = SpecGenerator.ExecProcess(spec, o, path => ReadContainerFile(pid, path),
+            o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable);
+
+        int devNull = Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+        var stdio = o.Detach || o.Tty ? new StdioFds(devNull, devNull, devNull) : new StdioFds(o.Interactive ? 0 : devNull, 1, 2);
+        try
+        {
+            var handles = OpenCgroup(spec);
+            ExecProcess exec;
+            try { exec = ExecProcess.Start(pid, spec, process, stdio, handles, trace, o.Detach); }
+            finally { ContainerCgroup.Close(handles); }
+            using var _ = exec;
+            if (o.Detach) return 0;
+
+            using var session = o.Tty ? PtySession.Begin(exec.PtyMaster, o.Interactive) : null;
+            var registrations = ForwardedSignals
+                .Select(s => PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; exec.Signal(s); }))
+                .ToList();
+            if (session is not null)
+                registrations.Add(PosixSignalRegistration.Create((PosixSignal)SIGWINCH, ctx => { ctx.Cancel = true; session.Resize(); }));
+            try
+            {
+                if (trace.Enabled)
+                    trace.Step("waitpid", exec.Pid.ToString(), 0, "Wait for the command to exit; signals sent to incrun are forwarded to it.");
+                int status = exec.Wait();
+                session?.Drain();
+                return status;
+            }
+            finally
+            {
+                foreach (var r in registrations) r.Dispose();
+            }
+        }
+        finally { Libc.close(devNull); }
+    }
+
+    /// <summary>The container's cgroup, as its spec names it (none when the host has no cgroups).</summary>
+    static CgroupHandles OpenCgroup(Spec spec)
+    {
+        var layout = CgroupLayout.Detect();
+        if (!layout.HasAny || spec.Linux?.CgroupsPath is not { Length: > 0 } path) return CgroupHandles.None;
+        return new ContainerCgroup(layout, path).OpenJoinHandles();
+    }
+
+    /// <summary>A file of the container's root filesystem, seen through its PID 1's root and resolved
+    /// inside it (a symlink in the image cannot lead to a host file); null if it does not exist.</summary>
+    static unsafe byte[]? ReadContainerFile(int pid, string path)
+    {
+        var rootPath = $"/proc/{pid}/root";
+        int root = Libc.open(rootPath, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (root < 0) throw new RuntimeError("open", rootPath, Libc.Errno);
+        try
+        {
+            int fd = Libc.OpenAt2(root, path, (ulong)(Libc.O_RDONLY | Libc.O_CLOEXEC), Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS);
+            if (fd < 0) return null;
+            using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, true), FileAccess.Read);
+            using var ms = new MemoryStream();
+            stream.CopyTo(ms);
+            return ms.ToArray();
+        }
+        finally { Libc.close(root); }
+    }
+}
