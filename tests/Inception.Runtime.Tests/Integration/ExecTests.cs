@@ -15,6 +15,7 @@ public sealed class ExecTests : ContainerTest
         public required Process Incrun { get; init; }
         public required int Pid1 { get; init; }
         public required string Name { get; init; }
+        public required StringBuilder Stdout { get; init; }
 
         bool _disposed;
 
@@ -35,9 +36,9 @@ public sealed class ExecTests : ContainerTest
     {
         var name = $"exec-it-{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}";
         string[] args = runArgs.Length > 0 ? runArgs : ["busybox", "sh", "-c", "echo READY; sleep 60"];
-        var (p, _, _) = Incrun.StartUntil("READY", ["run", "--rm", "--name", name, .. args]);
+        var (p, stdout, _) = Incrun.StartUntil("READY", ["run", "--rm", "--name", name, .. args]);
         var pid1 = Incrun.ChildrenOf(p.Id).Single();
-        return new Running { Incrun = p, Pid1 = pid1, Name = name };
+        return new Running { Incrun = p, Pid1 = pid1, Name = name, Stdout = stdout };
     }
 
     static string Q(string s) => "'" + s.Replace("'", "'\\''") + "'";
@@ -172,7 +173,9 @@ public sealed class ExecTests : ContainerTest
     public void WorksWhenPid1IsAShellWaitingOnStdin()
     {
         using var c = StartContainer("-i", "busybox", "sh", "-c", "echo READY; exec sh");
-        Assert.That(File.ReadAllText($"/proc/{c.Pid1}/cmdline"), Is.EqualTo("sh\0"));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (File.ReadAllText($"/proc/{c.Pid1}/cmdline") != "sh\0" && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.That(File.ReadAllText($"/proc/{c.Pid1}/cmdline"), Is.EqualTo("sh\0"), "PID 1 is an interactive shell");
         var r = Run("exec", c.Name, "sh", "-c", "cat /proc/1/cmdline; echo; echo ok");
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         Assert.That(r.Stdout, Is.EqualTo("sh\0\nok\n"));
@@ -180,6 +183,24 @@ public sealed class ExecTests : ContainerTest
         c.Incrun.StandardInput.WriteLine("echo STILL-HERE; exit 0");
         c.Incrun.StandardInput.Flush();
         Assert.That(c.Incrun.WaitForExit(15000), Is.True);
+        c.Incrun.WaitForExit();
+        Assert.That(c.Incrun.ExitCode, Is.EqualTo(0));
+        lock (c.Stdout) Assert.That(c.Stdout.ToString(), Does.Contain("STILL-HERE"));
+    }
+
+    [Test]
+    public void SignalsAreForwardedToTheCommand()
+    {
+        using var c = StartContainer();
+        var (exec, stdout, _) = Incrun.StartUntil("STARTED", "exec", c.Name, "sh", "-c", "trap 'echo GOT-TERM; exit 7' TERM; echo STARTED; while :; do sleep 0.1; done");
+        using (exec)
+        {
+            Native.Libc.kill(exec.Id, 15);
+            Assert.That(exec.WaitForExit(15000), Is.True, "SIGTERM did not reach the command");
+            exec.WaitForExit();
+            Assert.That(exec.ExitCode, Is.EqualTo(7));
+            lock (stdout) Assert.That(stdout.ToString(), Does.Contain("GOT-TERM"));
+        }
     }
 
     [Test]
