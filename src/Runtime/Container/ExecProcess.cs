@@ -15,23 +15,17 @@ namespace Inception.Runtime.Container;
 /// <see cref="ExecInit"/>) receives <paramref name="process"/> over the sync socket, sets up console,
 /// limits, user, capabilities and working directory like init does, and execs the command.
 /// </summary>
-public sealed unsafe class ExecProcess : IDisposable
+public sealed class ExecProcess : ChildProcess
 {
-    readonly SyncChannel _sync;
     readonly bool _detached;
-    int _status = -1;
 
-    /// <summary>The process's pid on the host (a child of the caller).</summary>
-    public int Pid { get; }
-    /// <summary>The pty master with process.terminal, else -1. Owned by this object.</summary>
-    public int PtyMaster { get; private set; } = -1;
-
-    ExecProcess(int pid, SyncChannel sync, bool detached)
+    ExecProcess(int pid, SyncChannel sync, bool detached) : base(pid, sync)
     {
-        Pid = pid;
-        _sync = sync;
         _detached = detached;
     }
+
+    /// <summary>A detached process is left running by Dispose.</summary>
+    private protected override bool KillOnDispose => !_detached;
 
     /// <summary>Starts <paramref name="process"/> in the container whose PID 1 is <paramref name="targetPid"/>
     /// and returns once it runs the command (throws the setup's or exec's error: 126/127 as docker).</summary>
@@ -85,7 +79,7 @@ public sealed unsafe class ExecProcess : IDisposable
         }
 
         // The intermediate process exits at once, after reporting its child's pid (or the failure).
-        int status = ContainerProcess.WaitExit(intermediate);
+        int status = WaitExit(intermediate);
         SyncMessage? m;
         try { m = runtimeEnd.Receive(); }
         catch { runtimeEnd.Dispose(); throw; }
@@ -127,43 +121,17 @@ public sealed unsafe class ExecProcess : IDisposable
 
     void Configure(Process process)
     {
-        _sync.Send(SyncKind.Spec, payload: SpecWire.Encode(new Spec { Process = process }));
+        Sync.Send(SyncKind.Spec, payload: SpecWire.Encode(new Spec { Process = process }));
         while (true)
         {
-            var m = _sync.Receive();
+            var m = Sync.Receive();
             switch (m?.Kind)
             {
                 case null: return;                                  // close-on-exec: the command runs
                 case SyncKind.Pty: PtyMaster = m.Value.Fd; break;
-                case SyncKind.Error: Kill(); throw m.Value.Error!;
+                case SyncKind.Error: Reap(); throw m.Value.Error!;
                 default: throw RuntimeError.Plain($"sync: unexpected message {m.Value.Kind} from exec-init");
             }
         }
-    }
-
-    /// <summary>Waits for the process: its exit code, or 128+N if killed by signal N.</summary>
-    public int Wait()
-    {
-        if (_status < 0) _status = ContainerProcess.WaitExit(Pid);
-        return _status;
-    }
-
-    public void Signal(int signal)
-    {
-        if (_status < 0) Libc.kill(Pid, signal);
-    }
-
-    void Kill()
-    {
-        Signal(9);
-        Wait();
-    }
-
-    /// <summary>Kills and reaps the process unless it has exited or was started detached.</summary>
-    public void Dispose()
-    {
-        if (_status < 0 && !_detached) Kill();
-        _sync.Dispose();
-        if (PtyMaster >= 0) { Libc.close(PtyMaster); PtyMaster = -1; }
     }
 }

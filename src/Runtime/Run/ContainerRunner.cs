@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Inception.Runtime.Cgroups;
 using Inception.Runtime.Container;
@@ -18,9 +17,6 @@ namespace Inception.Runtime.Run;
 /// </summary>
 internal sealed class ContainerRunner(string stateRoot, ITrace trace)
 {
-    static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
-    const int SIGWINCH = 28;
-
     /// <summary>The container's exit status, and a line to print when it did not exit on its own terms.</summary>
     public readonly record struct Outcome(int ExitCode, string? Message);
 
@@ -48,7 +44,6 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             }
             finally { ContainerCgroup.Close(handles); }
             using var _ = container;
-            dirs.WritePid(container.Pid);   // for `incrun exec`: found through ContainerDirs.ReadPid
             var spec = BuildSpec(o, id, paths, layout);
             WriteEtcFiles(paths, spec.Hostname!, o.Network);
             // The OCI document of the container, for people and later commands. Written here, where
@@ -60,28 +55,20 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             container.Configure(spec);
 
             using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
-            var registrations = ForwardedSignals
-                .Select(s => PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; container.Signal(s); }))
-                .ToList();
-            if (session is not null)
-                registrations.Add(PosixSignalRegistration.Create((PosixSignal)SIGWINCH, ctx => { ctx.Cancel = true; session.Resize(); }));
-            try
-            {
-                container.Start();
-                if (trace.Enabled)
-                    trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
-                int status = container.Wait();
-                session?.Drain();
-                if (status == 137 && cgroup.OomKilled())
-                    return new Outcome(status, spec.Linux!.Resources?.Memory?.Limit is { } limit and > 0
-                        ? $"container was OOM-killed (memory limit {limit / (1024 * 1024)} MiB)"
-                        : "container was OOM-killed");
-                return new Outcome(status, null);
-            }
-            finally
-            {
-                foreach (var r in registrations) r.Dispose();
-            }
+            using var relay = new SignalRelay(container.Signal, session);
+            container.Start();
+            // Only now, with the root filesystem in place and the command running, can `incrun exec`
+            // join it: it finds PID 1 through ContainerDirs.ReadPid.
+            dirs.WritePid(container.Pid);
+            if (trace.Enabled)
+                trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
+            int status = container.Wait();
+            session?.Drain();
+            if (status == 137 && cgroup.OomKilled())
+                return new Outcome(status, spec.Linux!.Resources?.Memory?.Limit is { } limit and > 0
+                    ? $"container was OOM-killed (memory limit {limit / (1024 * 1024)} MiB)"
+                    : "container was OOM-killed");
+            return new Outcome(status, null);
         }
         finally
         {

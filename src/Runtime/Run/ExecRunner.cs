@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Inception.Runtime.Cgroups;
 using Inception.Runtime.Container;
 using Inception.Runtime.Errors;
@@ -18,9 +17,6 @@ namespace Inception.Runtime.Run;
 /// </summary>
 internal sealed class ExecRunner(string stateRoot, ITrace trace)
 {
-    static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
-    const int SIGWINCH = 28;
-
     public int Run(ExecOptions o)
     {
         ContainerDirs.ReapStale(stateRoot);
@@ -48,23 +44,12 @@ internal sealed class ExecRunner(string stateRoot, ITrace trace)
             if (o.Detach) return 0;
 
             using var session = o.Tty ? PtySession.Begin(exec.PtyMaster, o.Interactive) : null;
-            var registrations = ForwardedSignals
-                .Select(s => PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; exec.Signal(s); }))
-                .ToList();
-            if (session is not null)
-                registrations.Add(PosixSignalRegistration.Create((PosixSignal)SIGWINCH, ctx => { ctx.Cancel = true; session.Resize(); }));
-            try
-            {
-                if (trace.Enabled)
-                    trace.Step("waitpid", exec.Pid.ToString(), 0, "Wait for the command to exit; signals sent to incrun are forwarded to it.");
-                int status = exec.Wait();
-                session?.Drain();
-                return status;
-            }
-            finally
-            {
-                foreach (var r in registrations) r.Dispose();
-            }
+            using var relay = new SignalRelay(exec.Signal, session);
+            if (trace.Enabled)
+                trace.Step("waitpid", exec.Pid.ToString(), 0, "Wait for the command to exit; signals sent to incrun are forwarded to it.");
+            int status = exec.Wait();
+            session?.Drain();
+            return status;
         }
         finally { Libc.close(devNull); }
     }

@@ -41,8 +41,6 @@ public sealed class ExecTests : ContainerTest
         return new Running { Incrun = p, Pid1 = pid1, Name = name, Stdout = stdout };
     }
 
-    static string Q(string s) => "'" + s.Replace("'", "'\\''") + "'";
-
     static readonly string[] Namespaces = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
 
     [Test]
@@ -208,8 +206,8 @@ public sealed class ExecTests : ContainerTest
     {
         using var c = StartContainer();
         var inner = "[ -t 0 ] && [ -t 1 ] && echo IS-A-TTY; stty size; tty; echo TERM=$TERM; exit 4";
-        var script = $"stty rows 31 cols 97; {Incrun.Binary} exec -it {c.Name} sh -c {Q(inner)}";
-        var r = Incrun.Exec(Incrun.StartInfo(["-qefc", script, "/dev/null"], "script"), null, TimeSpan.FromSeconds(30));
+        var script = $"stty rows 31 cols 97; {Incrun.Binary} exec -it {c.Name} sh -c {TtyTests.Q(inner)}";
+        var r = Incrun.Exec(TtyTests.Script(script), null, TimeSpan.FromSeconds(30));
         Assert.That(r.ExitCode, Is.EqualTo(4), r.ToString());
         Assert.That(r.Stdout, Does.Contain("IS-A-TTY"));
         Assert.That(r.Stdout, Does.Contain("31 97"));
@@ -222,7 +220,7 @@ public sealed class ExecTests : ContainerTest
     {
         using var c = StartContainer();
         var script = $"{Incrun.Binary} exec -t -u nobody {c.Name} sh -c 'ls -l $(tty)'";
-        var r = Incrun.Exec(Incrun.StartInfo(["-qefc", script, "/dev/null"], "script"), null, TimeSpan.FromSeconds(30));
+        var r = Incrun.Exec(TtyTests.Script(script), null, TimeSpan.FromSeconds(30));
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         Assert.That(r.Stdout, Does.Match(@"crw--w----\s+1 nobody"));
     }
