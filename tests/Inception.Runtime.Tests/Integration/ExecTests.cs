@@ -331,4 +331,20 @@ public sealed class ExecTests : ContainerTest
         Assert.That(r.Stderr, Does.Contain("[incrun] clone(CLONE_PARENT|SIGCHLD) = ok"));
         Assert.That(r.Stderr, Does.Contain("[exec] execve(").And.Contain("[\"true\"]) = ok"));
     }
+
+    [Test]
+    public void AFailedJoinNamesTheStepTheTargetAndTheErrno()
+    {
+        using var c = StartContainer();
+        // The container's spec now claims a user namespace that PID 1 does not have: setns(CLONE_NEWUSER)
+        // into one's own user namespace is EINVAL, reported by the C part through the sync socket.
+        var config = Path.Combine(Incrun.LeftoverContainers().Single(), "config.json");
+        var spec = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(config))!;
+        spec["linux"]!["namespaces"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject { ["type"] = "user" });
+        File.WriteAllText(config, spec.ToJsonString());
+        var r = Run("exec", c.Name, "true");
+        Assert.That(r.ExitCode, Is.EqualTo(125), r.ToString());
+        Assert.That(r.Stderr.Trim(), Does.Match(
+            $@"^incrun: exec: setns\(pid {c.Pid1}, CLONE_NEWPID\|CLONE_NEWNS\|CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWNET(\|CLONE_NEWCGROUP)?\|CLONE_NEWUSER\): Invalid argument$"));
+    }
 }

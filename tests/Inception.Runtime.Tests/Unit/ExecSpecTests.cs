@@ -121,4 +121,13 @@ public class ExecSpecTests
         Assert.That(r.GetValue((Option<string?>)exec.Options.First(o => o.Name == "--user")), Is.EqualTo("nobody"));
         RunCommand.VerbatimCommand = null;
     }
+
+    [Test]
+    public void AProcessThatIsGoneIsNamedInTheError()
+    {
+        const int gone = int.MaxValue - 1;
+        var e = Assert.Throws<RuntimeError>(() => ExecProcess.Start(gone, new Spec(), new Process { Args = ["true"] },
+            new StdioFds(0, 1, 2), CgroupHandles.None, Trace.NoTrace.Instance));
+        Assert.That(e!.Message, Is.EqualTo($"exec: pidfd_open({gone}): No such process"));
+    }
 }
