@@ -6,6 +6,9 @@ using Inception.Runtime.Init;
 // Init mode: the C part re-executed this binary inside the container's new namespaces.
 if (Environment.GetEnvironmentVariable(InitProcess.BundleVariable) is { } bundle)
     return InitProcess.Run(bundle);
+// Supervisor mode: the detached container's own supervisor (see Run/SupervisorProcess).
+if (Environment.GetEnvironmentVariable(Inception.Runtime.Run.SupervisorProcess.Variable) is { } containerDir)
+    return Inception.Runtime.Run.SupervisorProcess.Main(containerDir);
 // exec-init: the C part has joined a running container's namespaces before the runtime started.
 if (Environment.GetEnvironmentVariable(ExecInit.Variable) is not null)
     return ExecInit.Run();
@@ -17,6 +20,8 @@ root.Options.Add(GlobalOptions.Root);
 foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) help.Aliases.Remove("-h");
 
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(RunCommand.Create(create: true));
+foreach (var c in ContainerCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());

@@ -20,14 +20,14 @@ internal sealed class ExecRunner(string stateRoot, ITrace trace)
     public int Run(ExecOptions o)
     {
         ContainerDirs.ReapStale(stateRoot);
-        RunningContainer container;
-        try { container = RunningContainers.Find(RunningContainers.List(stateRoot), o.Container); }
-        catch (RuntimeError e) { throw RuntimeError.Plain(e.Message, 1); }   // docker exec: exit 1
-        var spec = RunningContainers.ReadSpec(stateRoot, container.Id);
-        int pid = ContainerDirs.ReadPid(stateRoot, container.Id);
+        var container = ContainerStore.Find(stateRoot, o.Container);        // docker exec: exit 1 when unknown
+        // A container whose incrun is gone is not running, whatever its state file says.
+        int pid = container.Supervised ? ContainerDirs.ReadPid(stateRoot, container.Id)
+            : throw RuntimeError.Plain($"container {container.Id} is not running", 1);
+        var spec = container.ReadSpec() ?? throw RuntimeError.Plain($"container {container.Id} has no config.json", 1);
         if (trace.Enabled)
-            trace.Step("read", $"\"{ContainerDirs.ContainersRoot(stateRoot)}/{container.Id}/pid\"", 0,
-                $"Container {container.Name} ({container.Id[..12]}) runs; its PID 1 is pid {pid} on the host.");
+            trace.Step("read", $"\"{container.Dir}/{ContainerStore.StateFile}\"", 0,
+                $"Container {container.State.Name} ({container.Id[..12]}) runs; its PID 1 is pid {pid} on the host.");
 
         var process = SpecGenerator.ExecProcess(spec, o, path => ReadContainerFile(pid, path),
             o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable);

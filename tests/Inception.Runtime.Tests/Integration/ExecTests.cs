@@ -347,4 +347,30 @@ public sealed class ExecTests : ContainerTest
         Assert.That(r.Stderr.Trim(), Does.Match(
             $@"^incrun: exec: setns\(pid {c.Pid1}, CLONE_NEWPID\|CLONE_NEWNS\|CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWNET(\|CLONE_NEWCGROUP)?\|CLONE_NEWUSER\): Invalid argument$"));
     }
+
+    [Test]
+    public void IntoADetachedContainerAndNotIntoAStoppedOne()
+    {
+        var name = $"exec-it-d-{Environment.ProcessId}";
+        var started = Run("run", "-d", "--name", name, "busybox", "sh", "-c", "echo hi > /tmp/from-pid1; exec sleep 100");
+        Assert.That(started.ExitCode, Is.EqualTo(0), started.ToString());
+        var id = started.Stdout.Trim();
+        try
+        {
+            var r = Run("exec", name, "sh", "-c", "for i in $(seq 50); do [ -f /tmp/from-pid1 ] && break; sleep 0.1; done; cat /tmp/from-pid1; echo pid=$$; cat /proc/1/cmdline");
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+            Assert.That(r.Stdout, Does.StartWith("hi\npid="));
+            Assert.That(r.Stdout, Does.EndWith("sleep\0" + "100\0"));
+            Assert.That(Run("exec", name, "sh", "-c", "exit 5").ExitCode, Is.EqualTo(5));
+
+            Assert.That(Run("stop", "-t", "1", name).ExitCode, Is.EqualTo(0));
+            var stopped = Run("exec", name, "true");
+            Assert.That(stopped.ExitCode, Is.EqualTo(1), stopped.ToString());
+            Assert.That(stopped.Stderr.Trim(), Is.EqualTo($"incrun: container {id} is not running"));
+        }
+        finally
+        {
+            Run("rm", "-f", id);
+        }
+    }
 }
