@@ -71,6 +71,6 @@ case "${1:-all}" in
   all) deps; build; install_bin; images ;;
   build) deps; build ;;
   test) deps; build; run_tests ;;
-  bench) deps; build; install_bin; images; bench/startup.sh "$PREFIX/bin/incrun" ;;
+  bench) deps; build; install_bin; images; bench/startup.sh "$PREFIX/bin/incrun"; bench/exec.sh "$PREFIX/bin/incrun" ;;
   *) echo "usage: ./build.sh [test|bench|build]" >&2; exit 2 ;;
 esac

@@ -9,6 +9,9 @@ if (Environment.GetEnvironmentVariable(InitProcess.BundleVariable) is { } bundle
 // Supervisor mode: the detached container's own supervisor (see Run/SupervisorProcess).
 if (Environment.GetEnvironmentVariable(Inception.Runtime.Run.SupervisorProcess.Variable) is { } containerDir)
     return Inception.Runtime.Run.SupervisorProcess.Main(containerDir);
+// exec-init: the C part has joined a running container's namespaces before the runtime started.
+if (Environment.GetEnvironmentVariable(ExecInit.Variable) is not null)
+    return ExecInit.Run();
 
 var root = new RootCommand("incrun: run Linux containers (docker-style commands on an OCI runtime core)");
 root.Options.Add(GlobalOptions.Explain);
@@ -19,6 +22,7 @@ foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) 
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(RunCommand.Create(create: true));
 foreach (var c in ContainerCommands.Create()) root.Subcommands.Add(c);
+root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());

@@ -13,23 +13,27 @@ static class RunCommand
          "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj", "--device", "--restart", "--stop-signal", "--stop-timeout", "--log-opt",
          "--publish", "--network-alias", "--net-alias"];
     const string ShortWithValue = "ewuhvmcp";
+    static readonly HashSet<string> ExecLongWithValue = ["--env", "--env-file", "--workdir", "--user", "--detach-keys", "--root"];
+    const string ExecShortWithValue = "ewu";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
     internal static string[]? VerbatimCommand { get; set; }
 
     /// <summary>
-    /// docker's rule: options end at IMAGE, and everything after it reaches the container untouched.
+    /// docker's rule: options end at IMAGE (for <c>exec</c>: at CONTAINER), and everything after it reaches the container untouched.
     /// The parser would still split bundles (<c>grep -it</c>), <c>--opt=value</c> and drop <c>--</c> after
     /// IMAGE, so the command line is cut after IMAGE here and only the head is parsed.
     /// </summary>
     public static string[] SplitAtImage(string[] args)
     {
         int i = 0;
-        for (; i < args.Length && args[i] is not ("run" or "create"); i++)
+        for (; i < args.Length && args[i] is not ("run" or "create" or "exec"); i++)
         {
             if (!args[i].StartsWith('-')) return args;     // another command
             if (args[i] == "--root") i++;
         }
+        if (i >= args.Length) return args;
+        var (longWithValue, shortWithValue) = args[i] == "exec" ? (ExecLongWithValue, ExecShortWithValue) : (LongWithValue, ShortWithValue);
         for (i++; i < args.Length; i++)
         {
             var a = args[i];
@@ -37,11 +41,11 @@ static class RunCommand
             if (a.Length < 2 || a[0] != '-') break;
             if (a.StartsWith("--"))
             {
-                if (!a.Contains('=') && LongWithValue.Contains(a)) i++;
+                if (!a.Contains('=') && longWithValue.Contains(a)) i++;
                 continue;
             }
             for (int k = 1; k < a.Length; k++)
-                if (ShortWithValue.Contains(a[k]))
+                if (shortWithValue.Contains(a[k]))
                 {
                     if (k == a.Length - 1) i++;           // -e VALUE (else -eVALUE)
                     break;

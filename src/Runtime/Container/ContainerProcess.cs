@@ -23,22 +23,13 @@ public readonly record struct CgroupHandles(int[] V1Tasks, int V2Dir)
 /// docker-like <c>run</c> and the OCI verbs both drive this type. Spawning before the spec is complete
 /// lets the caller resolve the image and write files while init's runtime starts up.
 /// </summary>
-public sealed unsafe class ContainerProcess : IDisposable
+public sealed class ContainerProcess : ChildProcess
 {
     public const int CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
 
-    readonly SyncChannel _sync;
-    int _status = -1;
-
-    public int Pid { get; }
-    /// <summary>The pty master with a terminal, else -1. Owned by this object.</summary>
-    public int PtyMaster { get; private set; } = -1;
-
-    ContainerProcess(int pid, SyncChannel sync, int flags)
+    ContainerProcess(int pid, SyncChannel sync, int flags) : base(pid, sync)
     {
-        Pid = pid;
-        _sync = sync;
         _flags = flags;
     }
 
@@ -111,7 +102,7 @@ public sealed unsafe class ContainerProcess : IDisposable
     {
         if (CloneFlags(spec.Linux?.Namespaces ?? []) != _flags)
             throw RuntimeError.Plain("the spec's namespaces differ from those the container was spawned with");
-        _sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
+        Sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
         WaitForReady();
     }
 
@@ -119,7 +110,7 @@ public sealed unsafe class ContainerProcess : IDisposable
     {
         while (true)
         {
-            var m = _sync.Receive();
+            var m = Sync.Receive();
             switch (m?.Kind)
             {
                 case SyncKind.Pty: PtyMaster = m.Value.Fd; break;
@@ -134,50 +125,17 @@ public sealed unsafe class ContainerProcess : IDisposable
     /// <summary>Releases init to exec the command; throws the exec error (126/127) if that fails.</summary>
     public void Start()
     {
-        _sync.Send(SyncKind.Go);
-        var m = _sync.Receive();
+        Sync.Send(SyncKind.Go);
+        var m = Sync.Receive();
         if (m is null) return;                      // close-on-exec: the command is running
         if (m.Value.Kind == SyncKind.Error) { Reap(); throw m.Value.Error!; }
         throw RuntimeError.Plain($"sync: unexpected message {m.Value.Kind} from init");
-    }
-
-    /// <summary>Waits for the container's PID 1: its exit code, or 128+N if killed by signal N.</summary>
-    public int Wait()
-    {
-        if (_status >= 0) return _status;
-        int status;
-        while (true)
-        {
-            int r = Libc.waitpid(Pid, &status, 0);
-            if (r == Pid) break;
-            if (r < 0 && Libc.Errno != 4) throw new RuntimeError("waitpid", Pid.ToString(), Libc.Errno);
-        }
-        _status = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
-        return _status;
-    }
-
-    public void Signal(int signal)
-    {
-        if (_status < 0) Libc.kill(Pid, signal);
     }
 
     RuntimeError InitDied()
     {
         int code = Reap();
         return RuntimeError.Plain($"container init exited before it was ready (status {code})");
-    }
-
-    int Reap()
-    {
-        Signal(9);
-        return Wait();
-    }
-
-    public void Dispose()
-    {
-        if (_status < 0) Reap();
-        _sync.Dispose();
-        if (PtyMaster >= 0) { Libc.close(PtyMaster); PtyMaster = -1; }
     }
 
     static int CloneFlags(IReadOnlyList<Namespace> namespaces)
@@ -188,24 +146,28 @@ public sealed unsafe class ContainerProcess : IDisposable
             if (ns.Path is not null && ns.Type == "network") continue; // joined with setns by the C part
             if (ns.Path is not null)
                 throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported yet");
-            flags |= ns.Type switch
-            {
-                "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
-                "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP,
-                "user" => throw RuntimeError.Plain("user namespaces are not supported yet"),
-                _ => throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\""),
-            };
+            if (ns.Type == "user") throw RuntimeError.Plain("user namespaces are not supported yet");
+            flags |= NamespaceFlag(ns.Type);
         }
         if ((flags & CLONE_NEWNS) == 0) throw RuntimeError.Plain("a mount namespace is required");
         return flags;
     }
 
+    /// <summary>The CLONE_NEW* flag of an OCI namespace type.</summary>
+    internal static int NamespaceFlag(string type) => type switch
+    {
+        "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
+        "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP, "user" => CLONE_NEWUSER,
+        _ => throw RuntimeError.Plain($"unknown namespace type \"{type}\""),
+    };
+
     static readonly (int Flag, string Name, string Word)[] Names =
     [
         (CLONE_NEWPID, "CLONE_NEWPID", "PID"), (CLONE_NEWNS, "CLONE_NEWNS", "mount"), (CLONE_NEWUTS, "CLONE_NEWUTS", "UTS"),
         (CLONE_NEWIPC, "CLONE_NEWIPC", "IPC"), (CLONE_NEWNET, "CLONE_NEWNET", "network"), (CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "cgroup"),
+        (CLONE_NEWUSER, "CLONE_NEWUSER", "user"),
     ];
 
-    static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));
-    static string Describe(int flags) => string.Join(", ", Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Word));
+    internal static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));
+    internal static string Describe(int flags) => string.Join(", ", Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Word));
 }

@@ -20,45 +20,8 @@ public static class InitProcess
     public const string BundleVariable = "_INCRUN_INIT";
     /// <summary>Set when fd 4 carries the --explain trace.</summary>
     public const string TraceVariable = "_INCRUN_TRACE";
-    public const int SyncFd = 3, TraceFd = 4;
 
-    public static int Run(string bundle)
-    {
-        Libc.fcntl(SyncFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
-        using var sync = new SyncChannel(SyncFd);
-        ITrace trace = NoTrace.Instance;
-        if (Environment.GetEnvironmentVariable(TraceVariable) is not null)
-        {
-            Libc.fcntl(TraceFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
-            var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(TraceFd, true), FileAccess.Write, 1);
-            trace = new TextTrace(new StreamWriter(stream) { AutoFlush = true }, "init");
-        }
-        try
-        {
-            var first = sync.Receive();
-            if (first is null) return 125;              // the runtime went away before sending the spec
-            if (first.Value.Kind != SyncKind.Spec) throw RuntimeError.Plain($"sync: expected the spec, got {first.Value.Kind}");
-            var spec = SpecWire.Decode(first.Value.Payload);
-            ISyscalls sys = trace.Enabled ? new TracingSyscalls(LinuxSyscalls.Instance, trace) : LinuxSyscalls.Instance;
-            Run(spec, bundle, sys, sync);
-            return 0; // not reached: Run execs
-        }
-        catch (RuntimeError e)
-        {
-            TrySend(sync, e);
-            return e.ExitCode;
-        }
-        catch (Exception e)
-        {
-            TrySend(sync, RuntimeError.Plain($"init: {e.GetType().Name}: {e.Message}"));
-            return 125;
-        }
-    }
-
-    static void TrySend(SyncChannel sync, RuntimeError e)
-    {
-        try { sync.Send(SyncKind.Error, e); } catch (RuntimeError) { }
-    }
+    public static int Run(string bundle) => ProcessSetup.Serve("init", (spec, sys, sync) => Run(spec, bundle, sys, sync));
 
     static void Run(Spec spec, string bundle, ISyscalls sys, SyncChannel sync)
     {
@@ -69,7 +32,7 @@ public static class InitProcess
         var rootfs = new RootfsSetup(sys, spec, bundle);
         rootfs.Prepare();
 
-        if (process.Terminal) Terminal.SetupConsole(sync, process.ConsoleSize);
+        if (process.Terminal) Terminal.SetupConsole(sync, process.ConsoleSize, process.User.Uid);
         else Libc.setsid();
 
         foreach (var (name, value) in spec.Linux?.Sysctl ?? [])
@@ -85,31 +48,9 @@ public static class InitProcess
         if (namespaces.Any(n => n.Type == "network" && n.Path is null))
             Check(sys.InterfaceUp("lo"), "bring up", "lo");
 
-        foreach (var rl in process.Rlimits ?? [])
-            Check(sys.SetRlimit(ProcessLimits.Resource(rl.Type), rl.Soft, rl.Hard), "prlimit", $"{rl.Type}={rl.Soft}:{rl.Hard}");
-        if (process.OomScoreAdj is { } adj) Check(sys.SetOomScoreAdj(adj), "oom_score_adj", adj.ToString());
-
-        var user = process.User;
-        var caps = process.Capabilities;
-        // Without no_new_privs the kernel lets only a CAP_SYS_ADMIN holder install a seccomp filter: then it
-        // goes in now, before the credentials change (as runc does); otherwise last, right before execve.
+        ProcessSetup.ApplyLimits(sys, process);
         var seccomp = spec.Linux?.Seccomp;
-        bool seccompLast = process.NoNewPrivileges || caps?.Effective?.Contains("CAP_SYS_ADMIN") == true;
-        if (seccomp is not null && !seccompLast) InstallSeccomp(sys, seccomp);
-        if (caps is not null) CapabilityChanges.DropBounding(sys, caps);
-        Check(sys.SetGroups([.. user.AdditionalGids ?? []]), "setgroups", string.Join(',', user.AdditionalGids ?? []));
-        if (caps is not null) Check(sys.SetKeepCapabilities(true), "prctl", "PR_SET_KEEPCAPS");
-        Check(sys.SetResGid(user.Gid), "setresgid", user.Gid.ToString());
-        Check(sys.SetResUid(user.Uid), "setresuid", user.Uid.ToString());
-        if (caps is not null)
-        {
-            Check(sys.SetKeepCapabilities(false), "prctl", "PR_SET_KEEPCAPS");
-            CapabilityChanges.Apply(sys, caps);
-        }
-        if (process.NoNewPrivileges) Check(sys.SetNoNewPrivileges(), "prctl", "PR_SET_NO_NEW_PRIVS");
-        // A change of credentials clears the parent-death signal: set it again so the container dies with incrun.
-        Libc.prctl(Libc.PR_SET_PDEATHSIG, 9, 0, 0, 0);
-        Libc.umask(user.Umask ?? 0x12 /* 022 */);
+        ProcessSetup.SwitchUser(sys, process, seccomp);
 
         if (Libc.chdir(process.Cwd) < 0) throw new RuntimeError("chdir", process.Cwd, Libc.Errno);
 
@@ -120,22 +61,8 @@ public static class InitProcess
         if (go is null) Environment.Exit(125);        // the runtime went away: do not start
         if (go.Value.Kind != SyncKind.Go) throw RuntimeError.Plain($"sync: expected go-ahead, got {go.Value.Kind}");
 
-        // Every fd but stdio closes at exec (the sync socket's close tells the runtime exec succeeded).
-        Libc.close_range(3, uint.MaxValue, Libc.CLOSE_RANGE_CLOEXEC);
-        // No TSYNC: the filter is this thread's, and execve keeps it while the runtime's other threads end.
-        if (seccomp is not null && seccompLast) InstallSeccomp(sys, seccomp);
-        int r = sys.Exec(executable, process.Args, process.Env);
-        throw ExecLookup.ExecError(process.Args[0], -r);
+        throw ProcessSetup.Exec(sys, process, executable, seccomp);
     }
 
-    static void InstallSeccomp(ISyscalls sys, LinuxSeccomp seccomp)
-    {
-        var program = seccomp.Program ?? Security.Seccomp.BpfInstruction.ToBytes(Security.Seccomp.SeccompCompiler.Compile(seccomp));
-        Check(sys.SetSeccompFilter(program, Security.Seccomp.SeccompCompiler.Flags(seccomp.Flags)), "seccomp", "SECCOMP_SET_MODE_FILTER");
-    }
-
-    static void Check(int r, string step, string subject)
-    {
-        if (r < 0) throw new RuntimeError(step, subject, -r);
-    }
+    static void Check(int r, string step, string subject) => ProcessSetup.Check(r, step, subject);
 }

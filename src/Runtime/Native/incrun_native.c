@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,4 +134,66 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     close(pipefd[0]);
     munmap(stack, stack_size);
     return err ? -err : pid;
+}
+
+// ---- exec: joining a running container --------------------------------------------------------
+//
+// `incrun exec` spawns this binary (incrun_spawn, already placed in the container's cgroups) with
+// _INCRUN_SETNS="<pidfd> <clone flags>". setns(CLONE_NEWNS) needs a single-threaded process and the
+// .NET runtime has two threads by Main, so the namespaces are joined here, before the runtime starts.
+// setns(CLONE_NEWPID) only applies to children: the process forks once more with CLONE_PARENT, so
+// the process that continues into the runtime (exec-init, then the user's command) is a child of the
+// `incrun exec` CLI and in the container's PID namespace. The intermediate reports that child's pid
+// (as the host sees it) on the sync socket (fd 3) and exits. A failure goes back as the sync
+// socket's error record (step, errno); the CLI names what it asked for.
+
+#define INCRUN_SYNC_FD 3
+enum { SYNC_ERROR = 3, SYNC_PID = 6 };   // Container/SyncChannel.cs SyncKind
+
+static void sync_send(int kind, int err, int exit_code, const void *payload, size_t len) {
+    char buf[12 + 64];
+    ssize_t r;
+    if (len > 64) len = 64;
+    memcpy(buf, &kind, 4);
+    memcpy(buf + 4, &err, 4);
+    memcpy(buf + 8, &exit_code, 4);
+    if (len) memcpy(buf + 12, payload, len);
+    do { r = send(INCRUN_SYNC_FD, buf, 12 + len, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+}
+
+static void join_fail(const char *step, int err) {
+    sync_send(SYNC_ERROR, err, 125, step, strlen(step));
+    _exit(125);
+}
+
+__attribute__((constructor)) static void incrun_join_container(void) {
+    const char *spec = getenv("_INCRUN_SETNS");
+    char *end;
+    long pidfd, flags;
+    pid_t pid;
+
+    if (spec == NULL) return;
+    pidfd = strtol(spec, &end, 10);
+    flags = strtol(end, &end, 0);
+    // The process runs the host's incrun binary inside the container: keep the container's processes
+    // from opening /proc/<pid>/exe or ptrace-ing it (the runc CVE-2019-5736 class). execve of the
+    // user's command makes it dumpable again.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (setns((int)pidfd, (int)flags) < 0) join_fail("setns", errno);
+    close((int)pidfd);
+    // Like fork, but the child's parent is our parent (the CLI). Raw clone: the child returns here on
+    // a copy of this stack and goes on into the runtime's start-up.
+    pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL, NULL, 0UL);
+    if (pid < 0) join_fail("clone", errno);
+    if (pid > 0) {
+        int p = pid;
+        sync_send(SYNC_PID, 0, 0, &p, sizeof p);
+        _exit(0);
+    }
+    // The parent-death signal is not inherited: set it again (exec-init keeps it across its change of
+    // credentials) so the command dies with a foreground `incrun exec`.
+    if (end && *end) {
+        long sig = strtol(end, NULL, 10);
+        if (sig > 0) prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
+    }
 }

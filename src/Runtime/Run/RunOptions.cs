@@ -76,3 +76,18 @@ public sealed record ImageDefaults
     /// <summary>EXPOSE entries ("80/tcp"), for -P.</summary>
     public IReadOnlyList<string> ExposedPorts { get; init; } = [];
 }
+
+/// <summary>What <c>incrun exec</c> was asked for, flags already parsed.</summary>
+public sealed record ExecOptions
+{
+    public required string Container { get; init; }
+    public IReadOnlyList<string> Command { get; init; } = [];
+    public bool Interactive { get; init; }
+    public bool Tty { get; init; }
+    public bool Detach { get; init; }
+    public string? User { get; init; }
+    public IReadOnlyList<string> Env { get; init; } = [];
+    public IReadOnlyList<string> EnvFiles { get; init; } = [];
+    public string? Workdir { get; init; }
+    public bool Privileged { get; init; }
+}

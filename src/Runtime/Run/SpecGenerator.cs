@@ -165,6 +165,57 @@ public static partial class SpecGenerator
         };
     }
 
+    /// <summary>
+    /// The process of <c>incrun exec</c> in a running container, as docker builds it: the container's
+    /// environment plus -e/--env-file (TERM=xterm with -t), its working directory unless -w, its user
+    /// unless -u (names resolved in the container's /etc/passwd and /etc/group, HOME from the user's
+    /// entry), its capabilities (every one with --privileged; none effective for a non-root user), its
+    /// no_new_privs, rlimits and oom_score_adj.
+    /// </summary>
+    public static Process ExecProcess(Spec container, ExecOptions o, Func<string, byte[]?> readContainerFile,
+        (ushort Rows, ushort Cols)? consoleSize, Func<string, string?> hostEnv)
+    {
+        var c = container.Process ?? throw RuntimeError.Plain("the container's spec has no process");
+        if (o.Command.Count == 0) throw RuntimeError.Plain("No command specified");
+        if (o.Workdir is { Length: > 0 } w && !w.StartsWith('/'))
+            throw RuntimeError.Plain($"the working directory '{w}' is invalid, it needs to be an absolute path");
+
+        var env = new EnvList();
+        foreach (var e in c.Env) env.Set(e);
+        var user = new User { Uid = c.User.Uid, Gid = c.User.Gid, Umask = c.User.Umask, AdditionalGids = c.User.AdditionalGids };
+        if (!string.IsNullOrEmpty(o.User))
+        {
+            var u = UserResolver.Resolve(o.User, readContainerFile("/etc/passwd"), readContainerFile("/etc/group"));
+            user = new User { Uid = u.Uid, Gid = u.Gid, AdditionalGids = u.AdditionalGids.Length > 0 ? [.. u.AdditionalGids] : null };
+            env.Set($"HOME={u.Home}");
+        }
+        foreach (var file in o.EnvFiles) foreach (var e in ReadEnvFile(file)) env.SetFromUser(e, hostEnv);
+        foreach (var e in o.Env) env.SetFromUser(e, hostEnv);
+        if (o.Tty) env.SetDefault("TERM=xterm");
+
+        var bounding = o.Privileged ? Security.Capabilities.Resolve([], [], privileged: true) : c.Capabilities?.Bounding;
+        LinuxCapabilities? caps = bounding is null ? null : new LinuxCapabilities
+        {
+            Bounding = bounding,
+            Effective = user.Uid == 0 ? (o.Privileged ? bounding : c.Capabilities?.Effective ?? bounding) : [],
+            Permitted = user.Uid == 0 ? (o.Privileged ? bounding : c.Capabilities?.Permitted ?? bounding) : [],
+            Inheritable = [], Ambient = [],
+        };
+        return new Process
+        {
+            Terminal = o.Tty,
+            ConsoleSize = o.Tty && consoleSize is { } s ? new Box { Height = s.Rows, Width = s.Cols } : null,
+            User = user,
+            Args = [.. o.Command],
+            Env = env.ToList(),
+            Cwd = o.Workdir is { Length: > 0 } dir ? dir : c.Cwd,
+            Capabilities = caps,
+            NoNewPrivileges = c.NoNewPrivileges,
+            Rlimits = c.Rlimits,
+            OomScoreAdj = c.OomScoreAdj,
+        };
+    }
+
     /// <summary>docker's <c>--security-opt</c>: no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json
     /// (also with ':'); apparmor=unconfined and label=disable ask for what incrun does anyway.</summary>
     static (bool NoNewPrivileges, bool SeccompUnconfined, string? SeccompProfile) SecurityOptions(RunOptions o)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Inception.Runtime.Cgroups;
 using Inception.Runtime.Container;
 using Inception.Runtime.Errors;
@@ -45,8 +44,6 @@ public readonly record struct Outcome(int ExitCode, string? Message);
 /// </summary>
 internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace trace)
 {
-    static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
-    const int SIGWINCH = 28;
 
     public const string LogFile = "container.log";
 
@@ -151,15 +148,7 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
                 relays.Add(Relay(container.PtyMaster, "stdout", log, attach, -1));
             using var __ = session;
 
-            var registrations = new List<PosixSignalRegistration>();
-            if (mode != StdioMode.Detached)
-            {
-                registrations.AddRange(ForwardedSignals.Select(s =>
-                    PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; container.Signal(s); })));
-                if (session is not null)
-                    registrations.Add(PosixSignalRegistration.Create((PosixSignal)SIGWINCH, ctx => { ctx.Cancel = true; session.Resize(); }));
-            }
-            try
+            using var relay = mode != StdioMode.Detached ? new SignalRelay(container.Signal, session) : null;
             {
                 container.Start();
                 started = true;
@@ -186,10 +175,6 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
                         ? $"container was OOM-killed (memory limit {limit / (1024 * 1024)} MiB)"
                         : "container was OOM-killed");
                 return new Outcome(status, null);
-            }
-            finally
-            {
-                foreach (var r in registrations) r.Dispose();
             }
         }
         catch (RuntimeError e) when (!started)
