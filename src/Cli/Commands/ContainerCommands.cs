@@ -103,6 +103,7 @@ static class ContainerCommands
             ContainerState.Paused when c.Supervised => $"Up {Humanize.Duration(now - (s.StartedAt ?? now))} (Paused)",
             ContainerState.Restarting when c.Supervised => $"Restarting ({s.ExitCode}) {Humanize.Duration(now - (s.FinishedAt ?? now))} ago",
             ContainerState.CreatedStatus => "Created",
+            ContainerState.Starting when c.Supervised => "Starting",
             _ => $"Exited ({s.ExitCode}) {Humanize.Duration(now - (s.FinishedAt ?? now))} ago",
         };
     }

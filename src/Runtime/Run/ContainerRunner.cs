@@ -24,7 +24,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
         var layout = CgroupLayout.Detect();
-        var dirs = NewContainer(o);
+        var dirs = NewContainer(o, starting: true);
         try
         {
             // init is cloned before the image is read: its runtime starts up while the spec is written
@@ -41,11 +41,11 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
 
     /// <summary><c>incrun create</c>: the container's directory, spec and state ("created"); returns its
     /// directory, still locked.</summary>
-    public ContainerDirs Create(RunOptions o)
+    public ContainerDirs Create(RunOptions o, bool starting = false)
     {
         o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
-        var dirs = NewContainer(o);
+        var dirs = NewContainer(o, starting);
         try
         {
             WriteSpec(o, dirs, CgroupLayout.Detect());
@@ -61,7 +61,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     /// <summary><c>incrun run -d</c>: create, then hand the container to a supervisor process. Returns the id.</summary>
     public string RunDetached(RunOptions o)
     {
-        var dirs = Create(o);
+        var dirs = Create(o, starting: true);
         try
         {
             SupervisorProcess.Launch(dirs);
@@ -85,7 +85,8 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
 
     /// <summary>The directory and the first state of a new container, its name checked and taken
     /// under the store's name lock.</summary>
-    ContainerDirs NewContainer(RunOptions o)
+    /// <param name="starting">the container is started right away: its first status is "starting"</param>
+    ContainerDirs NewContainer(RunOptions o, bool starting)
     {
         var id = ContainerDirs.NewId();
         using var _ = ContainerStore.LockNames(stateRoot);
@@ -96,6 +97,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             ContainerStore.Write(dirs.Path, new ContainerState
             {
                 Id = id, Name = name, Image = o.Image, Created = DateTime.UtcNow,
+                Status = starting ? ContainerState.Starting : ContainerState.CreatedStatus,
                 RestartPolicy = RestartPolicy.Parse(o.Restart), AutoRemove = o.Remove, Tty = o.Tty, OpenStdin = o.Interactive,
                 StopSignal = o.StopSignal is { } s ? Signals.Name(Signals.Parse(s)) : "SIGTERM", StopTimeout = o.StopTimeout,
                 Log = ParseLogOptions(o.LogOpts),

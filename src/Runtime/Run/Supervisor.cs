@@ -182,7 +182,7 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
             // as docker: a container whose command never ran stays "created", with the error and its code
             ContainerStore.Update(dirs.Path, s =>
             {
-                if (s.StartedAt is not null) s.Status = ContainerState.Exited;
+                s.Status = s.StartedAt is null ? ContainerState.CreatedStatus : ContainerState.Exited;
                 s.Pid = 0;
                 s.ExitCode = e.ExitCode;
                 s.Error = e.Message;
