@@ -53,10 +53,19 @@ public sealed class ContainerCgroup
         }
         if (resources is not null)
         {
-            if (_layout.UseV2) CgroupFiles.ApplyV2(Path.Combine(_layout.Unified!, _relative), resources);
+            if (_layout.UseV2)
+            {
+                var dir = Path.Combine(_layout.Unified!, _relative);
+                CgroupFiles.ApplyV2(dir, resources);
+                // v2 has no devices controller: an eBPF program attached to the cgroup filters device access.
+                if (resources.Devices is { Count: > 0 } rules) DeviceProgramSize = DeviceProgram.Attach(dir, rules);
+            }
             else CgroupFiles.ApplyV1(this, resources);
         }
     }
+
+    /// <summary>Instructions in the cgroup v2 device program attached at Create (0: none).</summary>
+    public int DeviceProgramSize { get; private set; }
 
     internal string? V1Dir(string controller) =>
         _layout.V1.TryGetValue(controller, out var root) ? Path.Combine(root, _relative) : null;

@@ -107,6 +107,9 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         if (trace.Enabled)
             trace.Step("mkdir", $"\"{path}\" in {(layout.UseV2 ? "the cgroup v2 hierarchy" : $"{layout.V1.Values.Distinct().Count()} cgroup v1 hierarchies")}", 0,
                 "Create the container's own cgroup and write its limits; init is cloned straight into it.");
+        if (trace.Enabled && cgroup.DeviceProgramSize > 0)
+            trace.Step("bpf", $"BPF_PROG_LOAD (cgroup device program, {cgroup.DeviceProgramSize} instructions) + BPF_PROG_ATTACH to \"{path}\"", 0,
+                "cgroup v2 has no devices controller: an eBPF program built from the device rules decides each open and mknod of a device.");
         return cgroup;
     }
 

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Runs inside the cgroup-v2 test VM, in the host's root (read-only 9p under a tmpfs overlay): runs the
+# already built test assembly with the filter tests/vm/run.sh chose and reports the counts on the console
+# as "INCRUN-VM-RESULT passed failed skipped", then powers the VM off.
+set -u
+SHARE=/run/incrun-vm
+. "$SHARE/run.env"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+finish() { sync; echo "INCRUN-VM-RESULT $1 $2 $3"; echo b > /proc/sysrq-trigger; sleep 5; }
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs tmpfs /run/shm 2>/dev/null; mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -p /dev/pts && mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
+# Modules the kernel asks for (veth, bridge, nf_tables, loop, ...) come from the shared module tree.
+printf '#!/bin/sh\nexec /bin/busybox modprobe "$@"\n' > /sbin/incrun-vm-modprobe && chmod +x /sbin/incrun-vm-modprobe
+echo /sbin/incrun-vm-modprobe > /proc/sys/kernel/modprobe
+busybox modprobe -a overlay veth bridge loop tun 2>/dev/null
+ip link set lo up 2>/dev/null || busybox ip link set lo up
+hostname incrun-vm
+echo "vm: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) MiB, cgroup: $(cat /sys/fs/cgroup/cgroup.controllers)"
+echo "vm: up after $(cut -d' ' -f1 /proc/uptime) s"
+cd "$REPO" || finish 0 1 0
+rm -rf "$SHARE/results"
+INCRUN_BIN="$BIN" dotnet test "$TESTDLL" --filter "$FILTER" --logger "trx;LogFileName=vm.trx" \
+  --logger "console;verbosity=normal" --results-directory "$SHARE/results"
+trx=$SHARE/results/vm.trx
+if [ ! -f "$trx" ]; then finish 0 1 0; fi
+counters=$(grep -o '<Counters [^>]*>' "$trx")
+get() { sed -E "s/.* $1=\"([0-9]+)\".*/\\1/" <<<"$counters"; }
+total=$(get total); passed=$(get passed); failed=$(( $(get failed) + $(get error) ))
+echo "vm: tests done after $(cut -d' ' -f1 /proc/uptime) s"
+finish "$passed" "$failed" "$((total - passed - failed))"
