@@ -67,15 +67,27 @@ TESTDLL='$TESTDLL'
 FILTER='$FILTER'
 ENV
 
+# KVM when it works: a nested /dev/kvm can exist and still hang the guest, so a kernel without a root
+# (it panics at once, and -no-reboot ends qemu) must print its banner within a few seconds.
 accel=(-machine q35,accel=tcg -cpu max)
-if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ "${INCRUN_VM_KVM:-1}" = 1 ]; then accel=(-machine q35,accel=kvm -cpu host,-arch-capabilities); fi
+if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ "${INCRUN_VM_KVM:-1}" = 1 ]; then
+  kvm=(-machine q35,accel=kvm -cpu host,-arch-capabilities)
+  rm -f "$VM/kvm-probe.log"
+  timeout -k 2 "${INCRUN_VM_KVM_PROBE:-15}" qemu-system-x86_64 "${kvm[@]}" -m 256 -nodefaults -no-user-config -display none -no-reboot \
+    -serial "file:$VM/kvm-probe.log" -kernel "$kdir/vmlinux" -append "console=ttyS0 panic=-1" >/dev/null 2>&1 || true
+  if grep -q 'Linux version' "$VM/kvm-probe.log" 2>/dev/null; then accel=("${kvm[@]}"); else say "/dev/kvm does not run a guest here: software emulation (TCG)"; fi
+fi
+# A small disk, so the block I/O limits (io.max) have a device to name.
+disk=$VM/disk.raw
+[ -f "$disk" ] || truncate -s 64M "$disk"
 log=$VM/console.log
 say "booting $(basename "$kdir") (cgroup v2 only, ${accel[1]#*accel=}, ${MEM} MiB, $CPUS CPUs); console in $log"
+rm -f "$log"
 start=$EPOCHREALTIME
 status=0
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 "${accel[@]}" -m "$MEM" -smp "$CPUS" \
   -nodefaults -no-user-config -display none -no-reboot -serial "file:$log" \
-  -kernel "$kdir/vmlinux" -initrd "$initrd" \
+  -kernel "$kdir/vmlinux" -initrd "$initrd" -drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
   -append "console=ttyS0 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 panic=-1 ${INCRUN_VM_KERNEL_ARGS:-quiet loglevel=4}" \
   -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \

@@ -9,12 +9,12 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 finish() { sync; echo "INCRUN-VM-RESULT $1 $2 $3"; echo b > /proc/sysrq-trigger; sleep 5; }
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs tmpfs /run/shm 2>/dev/null; mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p /dev/pts && mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
 # Modules the kernel asks for (veth, bridge, nf_tables, loop, ...) come from the shared module tree.
 printf '#!/bin/sh\nexec /bin/busybox modprobe "$@"\n' > /sbin/incrun-vm-modprobe && chmod +x /sbin/incrun-vm-modprobe
 echo /sbin/incrun-vm-modprobe > /proc/sys/kernel/modprobe
-busybox modprobe -a overlay veth bridge loop tun 2>/dev/null
+busybox modprobe -a overlay veth bridge loop tun virtio_blk 2>/dev/null
 ip link set lo up 2>/dev/null || busybox ip link set lo up
 hostname incrun-vm
 echo "vm: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) MiB, cgroup: $(cat /sys/fs/cgroup/cgroup.controllers)"

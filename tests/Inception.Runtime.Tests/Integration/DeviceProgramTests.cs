@@ -62,13 +62,13 @@ public sealed class DeviceProgramTests : ContainerTest
     [Test]
     public void TheProgramIsAttachedBeforeInitAndFreedWithTheCgroup()
     {
-        var psi = V2("run", "--rm", "busybox", "sh", "-c", "echo READY; sleep 30");
-        var p = Process.Start(psi)!;
+        // StartUntil builds its own StartInfo, which copies this process's environment.
+        if (!Layout.UseV2) Environment.SetEnvironmentVariable("INCRUN_CGROUP_MODE", "v2");
+        Process p;
+        try { (p, _, _) = Incrun.StartUntil("READY", "run", "--rm", "busybox", "sh", "-c", "echo READY; sleep 30"); }
+        finally { Environment.SetEnvironmentVariable("INCRUN_CGROUP_MODE", null); }
         try
         {
-            string? line = null;
-            while ((line = p.StandardOutput.ReadLine()) is not null && line != "READY") { }
-            Assert.That(line, Is.EqualTo("READY"), p.StandardError.ReadToEnd());
             var init = Incrun.ChildrenOf(p.Id).Single();
             var rel = File.ReadAllLines($"/proc/{init}/cgroup").Single(l => l.StartsWith("0::")).Substring(3);
             var dir = Layout.Unified + rel;
