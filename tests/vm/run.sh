@@ -58,9 +58,19 @@ if [ ! -s "$initrd" ] || [ "$ROOT/tests/vm/init" -nt "$initrd" ]; then
   rm -rf "$stage"
 fi
 
+# What the VM runs is a snapshot (the test assembly's folder and the incrun binary), so rebuilding while
+# it runs changes nothing; the share is mounted at the same path inside, so every path stays valid.
 share=$VM/share
-rm -rf "$share" && mkdir -p "$share"
+rm -rf "$share" && mkdir -p "$share/tests" "$share/bin"
+cp -a "$(dirname "$TESTDLL")/." "$share/tests/"
+cp "$ROOT/artifacts/bin/incrun" "$share/bin/incrun"
 cat > "$share/run.env" <<ENV
+REPO='$ROOT'
+SHARE='$share'
+BIN='$share/bin/incrun'
+TESTDLL='$share/tests/$(basename "$TESTDLL")'
+FILTER='$FILTER'
+ENV
 REPO='$ROOT'
 BIN='$ROOT/artifacts/bin/incrun'
 TESTDLL='$TESTDLL'
@@ -88,7 +98,7 @@ status=0
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 "${accel[@]}" -m "$MEM" -smp "$CPUS" \
   -nodefaults -no-user-config -display none -no-reboot -serial "file:$log" \
   -kernel "$kdir/vmlinux" -initrd "$initrd" -drive "file=$disk,if=virtio,format=raw,cache=unsafe" \
-  -append "console=ttyS0 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 panic=-1 ${INCRUN_VM_KERNEL_ARGS:-quiet loglevel=4}" \
+  -append "incrun_share=$share console=ttyS0 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 panic=-1 ${INCRUN_VM_KERNEL_ARGS:-quiet loglevel=4}" \
   -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
   -fsdev local,id=modules,path="$kdir/modules",security_model=none,readonly=on \

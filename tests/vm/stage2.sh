@@ -3,8 +3,7 @@
 # already built test assembly with the filter tests/vm/run.sh chose and reports the counts on the console
 # as "INCRUN-VM-RESULT passed failed skipped", then powers the VM off.
 set -u
-SHARE=/run/incrun-vm
-. "$SHARE/run.env"
+. "$incrun_share/run.env"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 finish() { sync; echo "INCRUN-VM-RESULT $1 $2 $3"; echo b > /proc/sysrq-trigger; sleep 5; }
