@@ -20,6 +20,12 @@ echo "vm: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/{print int($2/1024)}' /pr
 echo "vm: up after $(cut -d' ' -f1 /proc/uptime) s"
 cd "$REPO" || finish 0 1 0
 rm -rf "$SHARE/results"
+# Every 2 minutes: what runs, for a hung test (the console is all the host sees).
+( while sleep 120; do
+    echo "vm: --- $(cut -d' ' -f1 /proc/uptime) s: processes of the tests ---"
+    ps -eo pid,ppid,stat,etime,wchan:24,args --sort=start_time | grep -v -E ' \[.*\]$' | tail -n 15 | cut -c1-200 | sed 's/^/vm:   /'
+    for f in /sys/fs/cgroup/incrun-it-*/*/memory.events; do [ -f "$f" ] && echo "vm:   $f: $(tr '\n' ' ' < "$f")"; done
+  done ) &
 INCRUN_BIN="$BIN" dotnet test "$TESTDLL" --filter "$FILTER" --logger "trx;LogFileName=vm.trx" \
   --logger "console;verbosity=normal" --results-directory "$SHARE/results"
 trx=$SHARE/results/vm.trx

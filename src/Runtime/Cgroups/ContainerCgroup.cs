@@ -144,7 +144,8 @@ public sealed class ContainerCgroup
 
     static void EnableControllers(string dir)
     {
-        var available = File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // Trimmed: the file ends in a newline, and the last controller ("pids\n") must still count.
+        var available = File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var wanted = new[] { "cpu", "cpuset", "memory", "pids", "io" }.Where(available.Contains).Select(c => "+" + c);
         var line = string.Join(' ', wanted);
         if (line.Length > 0) CgroupFiles.Write(dir, "cgroup.subtree_control", line);

@@ -28,10 +28,19 @@ public sealed class CgroupTests : ContainerTest
         var line = File.ReadAllLines($"/proc/{init}/cgroup")
             .First(l => V2 ? l.StartsWith("0::") : l.Split(':')[1].Split(',').Contains(controller));
         var path = line.Split(':', 3)[2].Trim();
-        Assert.That(path, Does.Match($"^/{Incrun.CgroupParent}/[0-9a-f]{{64}}$"));
-        if (V2) Assert.That(Read(Layout.Unified + path, "cgroup.controllers").Split(' '), Does.Contain(controller == "blkio" ? "io" : controller),
-            "the controller is enabled for the container's cgroup (cgroup.subtree_control of its parents)");
-        return (p, (V2 ? Layout.Unified! : Layout.V1[controller]) + path);
+        var dir = (V2 ? Layout.Unified! : Layout.V1[controller]) + path;
+        try
+        {
+            Assert.That(path, Does.Match($"^/{Incrun.CgroupParent}/[0-9a-f]{{64}}$"));
+            if (V2) Assert.That(Read(dir, "cgroup.controllers").Split(' '), Does.Contain(controller == "blkio" ? "io" : controller),
+                "the controller is enabled for the container's cgroup (cgroup.subtree_control of its parents)");
+        }
+        catch
+        {
+            Stop(p, dir);
+            throw;
+        }
+        return (p, dir);
     }
 
     [Test]
