@@ -5,10 +5,13 @@
 # overlay, and runs the already built test assembly with this machine's dotnet and artifacts/bin/incrun.
 # Prints "VM (cgroup v2): N passed, N failed, N skipped"; exits non-zero on failures.
 #   usage: tests/vm/run.sh TEST_DLL [FILTER]
+# FILTER (or INCRUN_VM_FILTER) is a `dotnet test --filter`; by default every Root integration test with
+# KVM, and under software emulation (several times slower) the tests that need cgroups: the limits,
+# OOM, stats and the device rules.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TESTDLL=$(realpath "$1")
-FILTER=${2:-${INCRUN_VM_FILTER:-TestCategory=Root}}
+FILTER=${2:-${INCRUN_VM_FILTER:-}}
 VM=$ROOT/artifacts/vm
 MEM=${INCRUN_VM_MEM:-4096} CPUS=${INCRUN_VM_CPUS:-2} TIMEOUT=${INCRUN_VM_TIMEOUT:-900}
 say() { printf '==> %s\n' "$*" >&2; }
@@ -69,12 +72,6 @@ REPO='$ROOT'
 SHARE='$share'
 BIN='$share/bin/incrun'
 TESTDLL='$share/tests/$(basename "$TESTDLL")'
-FILTER='$FILTER'
-ENV
-REPO='$ROOT'
-BIN='$ROOT/artifacts/bin/incrun'
-TESTDLL='$TESTDLL'
-FILTER='$FILTER'
 ENV
 
 # KVM when it works: a nested /dev/kvm can exist and still hang the guest, so a kernel without a root
@@ -87,6 +84,11 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ "${INCRUN_VM_KVM:-1}" = 1 ]; then
     -serial "file:$VM/kvm-probe.log" -kernel "$kdir/vmlinux" -append "console=ttyS0 panic=-1" >/dev/null 2>&1 || true
   if grep -q 'Linux version' "$VM/kvm-probe.log" 2>/dev/null; then accel=("${kvm[@]}"); else say "/dev/kvm does not run a guest here: software emulation (TCG)"; fi
 fi
+if [ -z "$FILTER" ]; then
+  if [ "${accel[1]}" = "q35,accel=kvm" ]; then FILTER='TestCategory=Root'
+  else FILTER='TestCategory=Root&(FullyQualifiedName~CgroupTests|FullyQualifiedName~Device)'; fi
+fi
+echo "FILTER='$FILTER'" >> "$share/run.env"
 # A small disk, so the block I/O limits (io.max) have a device to name.
 disk=$VM/disk.raw
 [ -f "$disk" ] || truncate -s 64M "$disk"
