@@ -4,6 +4,8 @@
 #                        install /usr/local/bin/incrun, build the local `busybox` image
 #   ./build.sh test      build, then run every test (unit + integration with real containers);
 #                        the last line is "N passed, N failed, N skipped"
+#   ./build.sh test-vm   build, then run the Root integration tests in a qemu VM with a pure cgroup v2
+#                        hierarchy (tests/vm/run.sh); the last line is "VM (cgroup v2): N passed, ..."
 #   ./build.sh bench     run the benchmarks in bench/
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,8 +15,9 @@ OUT=$ROOT/artifacts
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # gcc/zlib: NativeAOT links with them; busybox-static: the local image; util-linux: script/setpriv
-# for tests; hyperfine/runc: benchmarks; nftables: NAT and published ports (libnftables) of bridge networks.
-PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip nftables)
+# for tests; hyperfine/runc: benchmarks; nftables: NAT and published ports (libnftables) of bridge networks;
+# qemu-system-x86/xz-utils: the cgroup v2 test VM (test-vm).
+PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip nftables qemu-system-x86 xz-utils)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -67,10 +70,17 @@ run_tests() {
   [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
 }
 
+test_vm() {
+  say "building the test assembly"
+  dotnet build tests/Inception.Runtime.Tests/Inception.Runtime.Tests.csproj --nologo -v quiet -clp:ErrorsOnly
+  tests/vm/run.sh "$(find tests/Inception.Runtime.Tests/bin/Debug -name Inception.Runtime.Tests.dll | head -n 1)"
+}
+
 case "${1:-all}" in
   all) deps; build; install_bin; images ;;
   build) deps; build ;;
   test) deps; build; run_tests ;;
+  test-vm) deps; build; test_vm ;;
   bench) deps; build; install_bin; images; bench/startup.sh "$PREFIX/bin/incrun"; bench/exec.sh "$PREFIX/bin/incrun" ;;
-  *) echo "usage: ./build.sh [test|bench|build]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [test|test-vm|bench|build]" >&2; exit 2 ;;
 esac

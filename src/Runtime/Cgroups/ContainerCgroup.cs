@@ -51,7 +51,13 @@ public sealed class ContainerCgroup
         }
         if (resources is not null)
         {
-            if (_layout.UseV2) CgroupFiles.ApplyV2(Path.Combine(_layout.Unified!, _relative), resources);
+            if (_layout.UseV2)
+            {
+                var dir = Path.Combine(_layout.Unified!, _relative);
+                CgroupFiles.ApplyV2(dir, resources);
+                // v2 has no devices controller: an eBPF program attached to the cgroup filters device access.
+                if (resources.Devices is { Count: > 0 } rules) DeviceProgramSize = DeviceProgram.Attach(dir, rules);
+            }
             else CgroupFiles.ApplyV1(this, resources);
         }
     }
@@ -90,6 +96,9 @@ public sealed class ContainerCgroup
         if (dir is null || !File.Exists(Path.Combine(dir, "cgroup.procs"))) return [];
         return [.. File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)];
     }
+
+    /// <summary>Instructions in the cgroup v2 device program attached at Create (0: none).</summary>
+    public int DeviceProgramSize { get; private set; }
 
     internal string? V1Dir(string controller) =>
         _layout.V1.TryGetValue(controller, out var root) ? Path.Combine(root, _relative) : null;
@@ -170,7 +179,8 @@ public sealed class ContainerCgroup
 
     static void EnableControllers(string dir)
     {
-        var available = File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // Trimmed: the file ends in a newline, and the last controller ("pids\n") must still count.
+        var available = File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var wanted = new[] { "cpu", "cpuset", "memory", "pids", "io" }.Where(available.Contains).Select(c => "+" + c);
         var line = string.Join(' ', wanted);
         if (line.Length > 0) CgroupFiles.Write(dir, "cgroup.subtree_control", line);

@@ -94,6 +94,9 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
             if (trace.Enabled)
                 trace.Step("mkdir", $"\"{plan.CgroupsPath}\" in {(layout.UseV2 ? "the cgroup v2 hierarchy" : $"{layout.V1.Values.Distinct().Count()} cgroup v1 hierarchies")}", 0,
                     "Create the container's own cgroup and write its limits; init is cloned straight into it.");
+            if (trace.Enabled && cgroup.DeviceProgramSize > 0)
+                trace.Step("bpf", $"BPF_PROG_LOAD (cgroup device program, {cgroup.DeviceProgramSize} instructions) + BPF_PROG_ATTACH to \"{plan.CgroupsPath}\"", 0,
+                    "cgroup v2 has no devices controller: an eBPF program built from the device rules decides each open and mknod of a device.");
             var state = ContainerStore.Read(dirs.Path)!;
             if (mode != StdioMode.Direct) log = new JsonLogWriter(dirs.File(LogFile), state.Log);
 

@@ -94,7 +94,8 @@ public class CgroupUnitTests : TempDirTest
         var layout = new CgroupLayout(root, new Dictionary<string, string>());
         // A real cgroupfs creates the files of a new group; the fake one gets them from this hook.
         Directory.CreateDirectory(Path.Combine(root, "incrun"));
-        File.WriteAllText(Path.Combine(root, "incrun", "cgroup.controllers"), "cpu memory pids");
+        // as the kernel writes it: with a newline after the last controller
+        File.WriteAllText(Path.Combine(root, "incrun", "cgroup.controllers"), "cpu memory pids\n");
         var cg = new ContainerCgroup(layout, "/incrun/abc");
         cg.Create(new LinuxResources { Pids = new LinuxPids { Limit = 5 } });
         Assert.That(File.ReadAllText(Path.Combine(root, "incrun", "cgroup.subtree_control")), Is.EqualTo("+cpu +memory +pids"));
