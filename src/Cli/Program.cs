@@ -16,6 +16,11 @@ foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) 
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
+root.Subcommands.Add(PullCommand.Create());
+root.Subcommands.Add(PushCommand.Create());
+root.Subcommands.Add(TagCommand.Create());
+root.Subcommands.Add(LoginCommand.CreateLogin());
+root.Subcommands.Add(LoginCommand.CreateLogout());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 

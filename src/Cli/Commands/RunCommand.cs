@@ -140,6 +140,7 @@ static class RunCommand
                 Tmpfs = r.GetValue(tmpfs) ?? [],
                 OomScoreAdj = r.GetValue(oomScoreAdj),
                 Devices = r.GetValue(device) ?? [],
+                PullProgress = TransferProgress.For(Console.Error, 2, quiet: false),
                 Resources = new ResourceFlags
                 {
                     Memory = r.GetValue(memory), MemoryReservation = r.GetValue(memoryReservation), MemorySwap = r.GetValue(memorySwap),

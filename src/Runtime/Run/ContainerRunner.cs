@@ -112,7 +112,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
 
     Spec BuildSpec(RunOptions o, string id, ContainerPaths paths, CgroupLayout layout)
     {
-        var image = new ImageStore(stateRoot).Resolve(o.Image);
+        var image = Images.Registry.ImagePuller.ResolveOrPull(stateRoot, o.Image, o.PullProgress);
         var c = image.Config.Config;
         var defaults = new ImageDefaults
         {

@@ -28,6 +28,8 @@ public sealed record RunOptions
     public IReadOnlyList<string> Tmpfs { get; init; } = [];
     public int? OomScoreAdj { get; init; }
     public IReadOnlyList<string> Devices { get; init; } = [];
+    /// <summary>Where the pull of a missing image reports (the command line draws it).</summary>
+    public Images.Registry.ITransferProgress? PullProgress { get; init; }
 }
 
 /// <summary>docker's resource flags as typed (units and all); <see cref="ResourceParser"/> checks them.</summary>
