@@ -21,6 +21,13 @@ root.Subcommands.Add(PushCommand.Create());
 root.Subcommands.Add(TagCommand.Create());
 root.Subcommands.Add(LoginCommand.CreateLogin());
 root.Subcommands.Add(LoginCommand.CreateLogout());
+root.Subcommands.Add(ImageManageCommands.Rmi());
+root.Subcommands.Add(ImageManageCommands.History());
+root.Subcommands.Add(ImageManageCommands.Image(ImagesCommand.Create("ls"), PullCommand.Create(), PushCommand.Create(), TagCommand.Create(),
+    ImageManageCommands.History(), ImportCommand.Create(), SaveLoadCommands.Save(), SaveLoadCommands.Load()));
+root.Subcommands.Add(SaveLoadCommands.Save());
+root.Subcommands.Add(SaveLoadCommands.Load());
+root.Subcommands.Add(ImageManageCommands.System());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 

@@ -12,7 +12,7 @@ sealed class TransferProgress(TextWriter output, bool tty, bool quiet) : ITransf
     sealed class Row(string id)
     {
         public string Id = id;
-        public LayerStatus Status = LayerStatus.Waiting;
+        public LayerStatus? Status;
         public long Current, Total;
         public long StartTicks = Stopwatch.GetTimestamp();
     }
@@ -72,7 +72,7 @@ sealed class TransferProgress(TextWriter output, bool tty, bool quiet) : ITransf
         output.Flush();
     }
 
-    static string Text(Row r, bool bars = false) => r.Status switch
+    static string Text(Row r, bool bars = false) => r.Status!.Value switch
     {
         LayerStatus.Waiting => "Pulling fs layer",
         LayerStatus.AlreadyExists => "Already exists",
@@ -86,7 +86,7 @@ sealed class TransferProgress(TextWriter output, bool tty, bool quiet) : ITransf
         LayerStatus.Pushed => "Pushed",
         LayerStatus.Mounted => "Mounted from another repository",
         LayerStatus.LayerExists => "Layer already exists",
-        _ => r.Status.ToString(),
+        _ => r.Status.Value.ToString(),
     };
 
     static string Bar(Row r)

@@ -23,7 +23,7 @@ internal sealed class ImagePusher(ImageStore store, RegistryOptions options, ITr
         if (name.Digest is not null) throw RuntimeError.Plain($"push {name.Familiar}: cannot push a digest reference (tag the image first)");
         var image = store.TryResolve(name.Canonical)
             ?? throw RuntimeError.Plain($"push {name.Familiar}: An image does not exist locally with the tag: {name.Repository}");
-        var (manifest, mediaType, doc) = ManifestFor(image);
+        var (manifest, mediaType, doc) = ManifestFor(store, image);
         using var client = new RegistryClient(name.Domain, options, new CredentialStore(store.Root).Get(name.Domain));
         // mount sources: other repositories of the same registry this image was pulled from or pushed to
         var sources = image.RepoDigests.Select(ImageReference.Parse)
@@ -65,7 +65,7 @@ internal sealed class ImagePusher(ImageStore store, RegistryOptions options, ITr
     /// The manifest to push: the one the image was pulled (or last pushed) with when every blob it names is in the
     /// store, else a new one: Docker schema 2 when every layer archive is gzip, OCI otherwise.
     /// </summary>
-    internal (byte[] Bytes, string MediaType, ManifestDocument Doc) ManifestFor(Image image)
+    internal static (byte[] Bytes, string MediaType, ManifestDocument Doc) ManifestFor(ImageStore store, Image image)
     {
         if (store.ReadIndex().Manifests.TryGetValue(image.Id, out var known) && store.FindBlob(known) is { } path)
         {
