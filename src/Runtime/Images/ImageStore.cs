@@ -313,9 +313,9 @@ internal sealed partial class ImageStore(string root = ImageStore.DefaultRoot)
 
     /// <summary>
     /// The contents of the regular file <paramref name="path"/> as the image shows it: the topmost layer that has it
-    /// wins. Each layer is searched with openat2(RESOLVE_IN_ROOT), so a symlink in the image cannot lead out of it
-    /// (a symlink is followed within its own layer only). Null when no layer has it.
-    /// Whiteouts (.wh.*) are not honoured yet: they only appear with multi-layer images.
+    /// wins, a whiteout (0/0 character device) or an opaque directory above hides the layers below. Each layer is
+    /// searched with openat2(RESOLVE_IN_ROOT), so a symlink in the image cannot lead out of it (a symlink is followed
+    /// within its own layer only). Null when no layer has it.
     /// </summary>
     public static unsafe byte[]? ReadFile(Image image, string path)
     {
@@ -326,17 +326,23 @@ internal sealed partial class ImageStore(string root = ImageStore.DefaultRoot)
             if (dfd < 0) throw new RuntimeError("open", dir, Errno);
             try
             {
-                int fd = OpenAt2(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-                if (fd < 0)
+                int probe = OpenAt2(dfd, path, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                if (probe < 0)
                 {
-                    if (Errno is ENOENT or ENOTDIR) continue;
-                    throw new RuntimeError("openat2", $"{dir}:{path}", Errno);
+                    if (Errno is not (ENOENT or ENOTDIR)) throw new RuntimeError("openat2", $"{dir}:{path}", Errno);
+                    if (HiddenBelow(dfd, path)) return null;
+                    continue;
                 }
-                using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
                 Stat st;
-                if (fstat(fd, &st) < 0) throw new RuntimeError("fstat", $"{dir}:{path}", Errno);
+                int r = fstat(probe, &st);
+                Libc.close(probe);
+                if (r < 0) throw new RuntimeError("fstat", $"{dir}:{path}", Errno);
+                if ((st.Mode & S_IFMT) == S_IFCHR && st.Rdev == 0) return null; // deleted by this layer
                 if ((st.Mode & S_IFMT) != S_IFREG) throw RuntimeError.Plain($"read {path} in image {image.ShortId}: not a regular file");
                 if (st.Size > 64 << 20) throw RuntimeError.Plain($"read {path} in image {image.ShortId}: file is larger than 64 MiB");
+                int fd = OpenAt2(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                if (fd < 0) throw new RuntimeError("openat2", $"{dir}:{path}", Errno);
+                using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
                 using var stream = new FileStream(handle, FileAccess.Read, 0);
                 using var ms = new MemoryStream((int)st.Size);
                 stream.CopyTo(ms);
@@ -345,6 +351,29 @@ internal sealed partial class ImageStore(string root = ImageStore.DefaultRoot)
             finally { Libc.close(dfd); }
         }
         return null;
+    }
+
+    /// <summary>True when an ancestor of <paramref name="path"/> in this layer is a whiteout or an opaque directory.</summary>
+    static unsafe bool HiddenBelow(int dfd, string path)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var buf = stackalloc byte[4];
+        for (int k = 1; k < parts.Length; k++)
+        {
+            var prefix = string.Join('/', parts[..k]);
+            int fd = OpenAt2(dfd, prefix, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+            if (fd < 0) return false;
+            try
+            {
+                Stat st;
+                if (fstat(fd, &st) < 0) return false;
+                if ((st.Mode & S_IFMT) == S_IFCHR && st.Rdev == 0) return true;
+                if ((st.Mode & S_IFMT) != S_IFDIR) return false;
+                if (lgetxattr($"/proc/self/fd/{fd}/.", "trusted.overlay.opaque", buf, 4) == 1 && buf[0] == (byte)'y') return true;
+            }
+            finally { Libc.close(fd); }
+        }
+        return false;
     }
 
     Image Load(string id, Dictionary<string, List<string>>? tagsById = null)

@@ -109,7 +109,7 @@ internal sealed unsafe class LayerExtractor : IDisposable
     {
         if (leaf == OpaqueMarker)
         {
-            SetXattr(-1, $"/proc/self/fd/{pfd}", "trusted.overlay.opaque", "y"u8.ToArray(), path);
+            SetXattr(-1, $"/proc/self/fd/{pfd}/.", "trusted.overlay.opaque", "y"u8.ToArray(), path);
             return;
         }
         var name = leaf[WhiteoutPrefix.Length..];

@@ -1,7 +1,7 @@
-using Inception.Runtime.Tests.Integration;
+using Inception.Runtime.Tests.Registry;
 using NUnit.Framework;
 
-namespace Inception.Runtime.Tests.Registry;
+namespace Inception.Runtime.Tests.Integration;
 
 /// <summary>
 /// incrun against a real registry (Debian's docker-registry) on 127.0.0.1: push, pull, run from the pulled
@@ -104,11 +104,11 @@ public class RegistryTests : ContainerTest
 
         // the layer on disk is in overlayfs form
         var layerDirs = Directory.GetDirectories(Path.Combine(_root, "layers/sha256"));
-        var whiteout = layerDirs.Select(d => Path.Combine(d, "etc/group")).Single(p => File.Exists(p) || Images.LayerTest.Exists(p));
-        var st = Images.LayerTest.LStat(whiteout);
+        var whiteout = layerDirs.Select(d => Path.Combine(d, "etc/group")).Single(p => File.Exists(p) || Inception.Runtime.Tests.Images.LayerTest.Exists(p));
+        var st = Inception.Runtime.Tests.Images.LayerTest.LStat(whiteout);
         Assert.That(st.Mode & Native.Libc.S_IFMT, Is.EqualTo(Native.Libc.S_IFCHR));
         Assert.That(st.Rdev, Is.Zero);
-        Assert.That(Images.LayerTest.GetXattr(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(whiteout))!, "home"), "trusted.overlay.opaque"), Is.EqualTo("y"));
+        Assert.That(Inception.Runtime.Tests.Images.LayerTest.GetXattr(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(whiteout))!, "home"), "trusted.overlay.opaque"), Is.EqualTo("y"));
 
         // a second image sharing the bottom layers fetches only its own
         TestImages.Push(_registry, "it/multi", "2", [layers[0], layers[1], TestLayer.Gzipped(TestImages.FileTar("other", "x"))]);
