@@ -13,8 +13,8 @@ OUT=$ROOT/artifacts
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # gcc/zlib: NativeAOT links with them; busybox-static: the local image; util-linux: script/setpriv
-# for tests; hyperfine/runc: benchmarks.
-PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip)
+# for tests; hyperfine/runc: benchmarks; docker-registry/apache2-utils (htpasswd): the local registry of the image tests.
+PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip docker-registry apache2-utils)
 
 say() { printf '==> %s\n' "$*" >&2; }
 

@@ -24,11 +24,12 @@ public sealed class LocalRegistry : IDisposable
     public static bool Available => File.Exists(Binary);
 
     /// <param name="auth">extra YAML under "auth:" (htpasswd or token), null for none</param>
-    public LocalRegistry(string? auth = null, Action<string>? prepare = null)
+    public LocalRegistry(string? auth = null, Action<string>? prepare = null, Func<string>? authFromPrepare = null)
     {
         Dir = Path.Combine(Path.GetTempPath(), "incrun-registry-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(Storage);
         prepare?.Invoke(Dir);
+        auth ??= authFromPrepare?.Invoke();
         Port = FreePort();
         var config = $"""
             version: 0.1
