@@ -104,7 +104,8 @@ public class RegistryTests : ContainerTest
 
         // the layer on disk is in overlayfs form
         var layerDirs = Directory.GetDirectories(Path.Combine(_root, "layers/sha256"));
-        var whiteout = layerDirs.Select(d => Path.Combine(d, "etc/group")).Single(p => File.Exists(p) || Inception.Runtime.Tests.Images.LayerTest.Exists(p));
+        var whiteout = layerDirs.Select(d => Path.Combine(d, "etc/group"))
+            .Single(p => Inception.Runtime.Tests.Images.LayerTest.Exists(p) && (Inception.Runtime.Tests.Images.LayerTest.LStat(p).Mode & Native.Libc.S_IFMT) == Native.Libc.S_IFCHR);
         var st = Inception.Runtime.Tests.Images.LayerTest.LStat(whiteout);
         Assert.That(st.Mode & Native.Libc.S_IFMT, Is.EqualTo(Native.Libc.S_IFCHR));
         Assert.That(st.Rdev, Is.Zero);

@@ -288,7 +288,7 @@ internal sealed class RegistryClient : IDisposable
     {
         var inner = e.InnerException;
         while (inner?.InnerException is not null && inner is not System.Net.Sockets.SocketException) inner = inner.InnerException;
-        return inner is null ? e.Message : $"{e.Message} ({inner.Message})";
+        return inner is null || e.Message.Contains(inner.Message, StringComparison.Ordinal) ? e.Message : $"{e.Message} ({inner.Message})";
     }
 
     static byte[] ReadLimited(HttpResponseMessage r, int limit, string what)
