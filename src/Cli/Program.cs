@@ -25,6 +25,18 @@ foreach (var c in ContainerCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
+root.Subcommands.Add(PullCommand.Create());
+root.Subcommands.Add(PushCommand.Create());
+root.Subcommands.Add(TagCommand.Create());
+root.Subcommands.Add(LoginCommand.CreateLogin());
+root.Subcommands.Add(LoginCommand.CreateLogout());
+root.Subcommands.Add(ImageManageCommands.Rmi());
+root.Subcommands.Add(ImageManageCommands.History());
+root.Subcommands.Add(ImageManageCommands.Image(ImagesCommand.Create("ls"), PullCommand.Create(), PushCommand.Create(), TagCommand.Create(),
+    ImageManageCommands.History(), ImportCommand.Create(), SaveLoadCommands.Save(), SaveLoadCommands.Load()));
+root.Subcommands.Add(SaveLoadCommands.Save());
+root.Subcommands.Add(SaveLoadCommands.Load());
+root.Subcommands.Add(ImageManageCommands.System());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(NetworkCommand.Create());
 root.Subcommands.Add(PortCommand.Create());

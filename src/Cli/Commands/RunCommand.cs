@@ -159,6 +159,7 @@ static class RunCommand
                 StopSignal = r.GetValue(stopSignal),
                 StopTimeout = r.GetValue(stopTimeout),
                 LogOpts = r.GetValue(logOpt) ?? [],
+                PullProgress = TransferProgress.For(Console.Error, 2, quiet: false),
                 Resources = new ResourceFlags
                 {
                     Memory = r.GetValue(memory), MemoryReservation = r.GetValue(memoryReservation), MemorySwap = r.GetValue(memorySwap),

@@ -87,6 +87,33 @@ internal sealed class HistoryEntry
 internal sealed class ImageIndex
 {
     [JsonPropertyName("references")] public SortedDictionary<string, string> References { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Every image id in the store, tagged or not.</summary>
+    [JsonPropertyName("images")] public SortedSet<string> Images { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Image id → digest of its (platform) manifest in content/sha256, for push and save.</summary>
+    [JsonPropertyName("manifests")] public SortedDictionary<string, string> Manifests { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>Media types of the OCI image spec and Docker's image manifest v2 schema 2.</summary>
+internal static class MediaTypes
+{
+    public const string OciIndex = "application/vnd.oci.image.index.v1+json";
+    public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
+    public const string OciConfig = "application/vnd.oci.image.config.v1+json";
+    public const string OciLayer = "application/vnd.oci.image.layer.v1.tar";
+    public const string OciLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+    public const string OciLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+    public const string DockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
+    public const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+    public const string DockerConfig = "application/vnd.docker.container.image.v1+json";
+    public const string DockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    public const string DockerForeignLayerGzip = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+    public const string DockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    public const string DockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
+
+    public static bool IsIndex(string? t) => t is OciIndex or DockerList;
+    public static bool IsManifest(string? t) => t is OciManifest or DockerManifest;
+    public static bool IsLayer(string? t) => t is OciLayer or OciLayerGzip or OciLayerZstd or DockerLayerGzip or DockerForeignLayerGzip
+        or "application/vnd.docker.image.rootfs.diff.tar" or "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 }
 
 /// <summary>What the extractor records next to each unpacked layer.</summary>
@@ -94,6 +121,16 @@ internal sealed class LayerInfo
 {
     [JsonPropertyName("diff_id")] public string DiffId { get; set; } = "";
     [JsonPropertyName("size")] public long Size { get; set; }
+    /// <summary>The archives (compressed as they were pulled, loaded or imported) kept in content/sha256 for push and save.</summary>
+    [JsonPropertyName("blobs")] public List<BlobRef>? Blobs { get; set; }
+}
+
+/// <summary>A blob as a manifest names it: digest, media type, size in bytes.</summary>
+internal sealed record BlobRef
+{
+    [JsonPropertyName("mediaType")] public string MediaType { get; init; } = "";
+    [JsonPropertyName("digest")] public string Digest { get; init; } = "";
+    [JsonPropertyName("size")] public long Size { get; init; }
 }
 
 /// <summary>Times as docker writes them: RFC 3339 in UTC with a "Z" (any number of fraction digits is read).</summary>

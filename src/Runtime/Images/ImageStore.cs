@@ -11,21 +11,25 @@ namespace Inception.Runtime.Images;
 /// <param name="LayerDirs">absolute paths of the unpacked layers, bottom layer first</param>
 /// <param name="repoTags">familiar names tagged to this image ("busybox:latest"), read on first use</param>
 /// <param name="size">bytes of file content in all layers, read on first use</param>
-internal sealed class Image(string Id, ImageConfig Config, IReadOnlyList<string> LayerDirs, Func<IReadOnlyList<string>> repoTags, Func<long> size)
+internal sealed class Image(string Id, ImageConfig Config, IReadOnlyList<string> LayerDirs, Func<IReadOnlyList<string>> repoTags, Func<long> size,
+    Func<IReadOnlyList<string>>? repoDigests = null)
 {
     readonly Lazy<IReadOnlyList<string>> _repoTags = new(repoTags, LazyThreadSafetyMode.None);
+    readonly Lazy<IReadOnlyList<string>> _repoDigests = new(repoDigests ?? (() => []), LazyThreadSafetyMode.None);
     readonly Lazy<long> _size = new(size, LazyThreadSafetyMode.None);
 
     public string Id { get; } = Id;
     public ImageConfig Config { get; } = Config;
     public IReadOnlyList<string> LayerDirs { get; } = LayerDirs;
     public IReadOnlyList<string> RepoTags => _repoTags.Value;
+    /// <summary>"busybox@sha256:…": the manifest digests this image was pulled or pushed as.</summary>
+    public IReadOnlyList<string> RepoDigests => _repoDigests.Value;
     public long Size => _size.Value;
     public string ShortId => Id[7..19];
 }
 
 /// <summary>One row of <c>incrun images</c>: an image under one of its tags, or &lt;none&gt; when untagged.</summary>
-internal sealed record ImageSummary(string Repository, string Tag, string Id, DateTimeOffset? Created, long Size)
+internal sealed record ImageSummary(string Repository, string Tag, string Id, DateTimeOffset? Created, long Size, string? Digest = null)
 {
     public string ShortId => Id[7..19];
 }
@@ -35,9 +39,12 @@ internal sealed record ImageSummary(string Repository, string Tag, string Id, Da
 /// <c>blobs/sha256/&lt;hex&gt;</c> image config JSON named by the sha256 of its bytes (the image id);
 /// <c>layers/sha256/&lt;hex&gt;/</c> an unpacked layer keyed by its diff id, shared by every image using it,
 /// with <c>layers/sha256/&lt;hex&gt;.json</c> beside it recording its size;
-/// <c>images/index.json</c> canonical reference → image id, rewritten atomically under <c>images/lock</c>.
+/// <c>content/sha256/&lt;hex&gt;</c> layer archives (as pulled, loaded or imported) and manifests, by digest;
+/// <c>images/index.json</c> canonical reference (name:tag or name@digest) → image id, and the set of image ids,
+/// rewritten atomically under <c>images/lock</c>. Writers (pull, load, import) hold <c>images/gc.lock</c> shared,
+/// garbage collection (rmi, prune) holds it exclusively, so nothing is collected while it is being written.
 /// </summary>
-internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
+internal sealed partial class ImageStore(string root = ImageStore.DefaultRoot)
 {
     public const string DefaultRoot = "/var/lib/incrun";
 
@@ -46,6 +53,7 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
     string LayersDir => Path.Combine(Root, "layers");
     string ImagesDir => Path.Combine(Root, "images");
     string IndexPath => Path.Combine(ImagesDir, "index.json");
+    string ContentDir => Path.Combine(Root, "content", "sha256");
 
     public string LayerDir(string diffId) => Path.Combine(LayersDir, "sha256", Hex(diffId));
 
@@ -60,6 +68,7 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         var now = DateTimeOffset.UtcNow;
         var config = new ImageConfig { Created = now };
         DockerfileChange.ApplyAll(config, changes); // before unpacking: a bad --change fails fast
+        using var _ = WriterLock();
         var layer = UnpackLayer(tar);
         config.RootFs.DiffIds.Add(layer.DiffId);
         config.History = [new HistoryEntry { Created = now, CreatedBy = "incrun import", Comment = "Imported from tarball" }];
@@ -68,25 +77,50 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         return Load(id);
     }
 
-    /// <summary>Unpacks a layer into a temporary directory and moves it to layers/sha256/&lt;diff id&gt;.</summary>
-    public LayerResult UnpackLayer(Stream tar)
+    /// <summary>
+    /// Unpacks a layer archive into a temporary directory and moves it to layers/sha256/&lt;diff id&gt;; the archive
+    /// itself is kept in content/sha256 (for push and save). With <paramref name="expected"/> (a manifest's layer
+    /// descriptor) the archive must have that digest, with <paramref name="expectedDiffId"/> (the config's diff id)
+    /// its uncompressed tar must have that one: otherwise nothing is kept and the error names both digests.
+    /// </summary>
+    public LayerResult UnpackLayer(Stream archive, BlobRef? expected = null, string? expectedDiffId = null, Action<long>? progress = null)
     {
         var shaDir = Path.Combine(LayersDir, "sha256");
         Directory.CreateDirectory(shaDir);
-        var tmp = Path.Combine(LayersDir, "tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+        Directory.CreateDirectory(ContentDir);
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var tmp = Path.Combine(LayersDir, "tmp-" + suffix);
+        var blobTmp = Path.Combine(ContentDir, ".tmp-" + suffix);
         Directory.CreateDirectory(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
             UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         LayerResult result;
+        BlobRef blob;
         try
         {
-            result = LayerExtractor.Extract(tar, tmp);
+            using (var copy = new FileStream(blobTmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var tee = new BlobTee(archive, copy, progress))
+            {
+                result = LayerExtractor.Extract(tee, tmp);
+                tee.Drain();
+                var digest = tee.Digest();
+                if (expected is not null && digest != expected.Digest)
+                    throw RuntimeError.Plain($"layer {expected.Digest}: digest mismatch: the blob received has {digest} ({tee.BytesRead} bytes)");
+                blob = new BlobRef { Digest = digest, Size = tee.BytesRead, MediaType = expected?.MediaType ?? LayerMediaType(tee.Compression) };
+            }
+            if (expectedDiffId is not null && result.DiffId != expectedDiffId)
+                throw RuntimeError.Plain($"layer {blob.Digest}: its uncompressed content has diff id {result.DiffId}, the image config says {expectedDiffId}");
+            File.Move(blobTmp, ContentPath(blob.Digest), overwrite: true);
         }
         catch
         {
             RemoveQuietly(tmp);
+            try { File.Delete(blobTmp); } catch (IOException) { }
             throw;
         }
-        var info = new LayerInfo { DiffId = result.DiffId, Size = result.Size };
+        var info = ReadLayerInfo(result.DiffId) ?? new LayerInfo { DiffId = result.DiffId, Size = result.Size };
+        info.Size = result.Size;
+        info.Blobs ??= [];
+        if (!info.Blobs.Any(b => b.Digest == blob.Digest)) info.Blobs.Add(blob);
         WriteAtomically(LayerDir(result.DiffId) + ".json", JsonSerializer.SerializeToUtf8Bytes(info, ImageJsonContext.Default.LayerInfo));
         var final = LayerDir(result.DiffId);
         if (Directory.Exists(final)) RemoveQuietly(tmp);
@@ -97,6 +131,78 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         }
         return result;
     }
+
+    /// <summary>The OCI media type of a layer archive with this compression ("gzip", "zstd", "").</summary>
+    public static string LayerMediaType(string compression) => compression switch
+    {
+        "gzip" => MediaTypes.OciLayerGzip,
+        "zstd" => MediaTypes.OciLayerZstd,
+        _ => MediaTypes.OciLayer,
+    };
+
+    /// <summary>True when the layer with this diff id is unpacked (a pull skips it).</summary>
+    public bool HasLayer(string diffId) => Directory.Exists(LayerDir(diffId));
+
+    public LayerInfo? ReadLayerInfo(string diffId)
+    {
+        try { return JsonSerializer.Deserialize(File.ReadAllBytes(LayerDir(diffId) + ".json"), ImageJsonContext.Default.LayerInfo); }
+        catch (Exception e) when (e is IOException or JsonException) { return null; }
+    }
+
+    /// <summary>Path of a blob in content/sha256 (layer archives, manifests).</summary>
+    public string ContentPath(string digest) => Path.Combine(ContentDir, Hex(digest));
+
+    /// <summary>Path of any blob by digest: an image config in blobs/sha256, else content/sha256.</summary>
+    public string? FindBlob(string digest)
+    {
+        var config = Path.Combine(BlobDir, Hex(digest));
+        if (File.Exists(config)) return config;
+        var content = ContentPath(digest);
+        return File.Exists(content) ? content : null;
+    }
+
+    /// <summary>Stores bytes (a manifest) in content/sha256 by their digest and returns it.</summary>
+    public string PutContent(byte[] bytes)
+    {
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
+        Directory.CreateDirectory(ContentDir);
+        var path = ContentPath(digest);
+        if (!File.Exists(path)) WriteAtomically(path, bytes);
+        return digest;
+    }
+
+    /// <summary>
+    /// Stores an image config received from a registry or an archive: its sha256 must be <paramref name="digest"/>
+    /// (when given), it must be valid JSON, and every layer it names must be unpacked already. Returns the image id.
+    /// </summary>
+    public string StoreConfigBytes(byte[] bytes, string? digest = null)
+    {
+        var hex = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        if (digest is not null && "sha256:" + hex != digest)
+            throw RuntimeError.Plain($"image config {digest}: digest mismatch: the blob received has sha256:{hex}");
+        var config = ParseConfig(bytes, "sha256:" + hex);
+        foreach (var d in config.RootFs.DiffIds)
+            if (!HasLayer(d)) throw RuntimeError.Plain($"image sha256:{hex[..12]}: layer {d} is missing");
+        Directory.CreateDirectory(BlobDir);
+        var path = Path.Combine(BlobDir, hex);
+        if (!File.Exists(path)) WriteAtomically(path, bytes);
+        MutateIndex(index => index.Images.Add("sha256:" + hex));
+        return "sha256:" + hex;
+    }
+
+    public static ImageConfig ParseConfig(byte[] bytes, string what)
+    {
+        try
+        {
+            var config = JsonSerializer.Deserialize(bytes, ImageJsonContext.Default.ImageConfig) ?? throw new JsonException("null");
+            foreach (var d in config.RootFs.DiffIds) Hex(d);
+            return config;
+        }
+        catch (JsonException e) { throw RuntimeError.Plain($"image config {what} is not valid JSON: {e.Message}"); }
+    }
+
+    /// <summary>The raw config bytes of an image (the blob named by its id).</summary>
+    public byte[] ConfigBytes(string id) => File.ReadAllBytes(Path.Combine(BlobDir, Hex(id)));
 
     /// <summary>Finds an image by name (busybox, busybox:latest, docker.io/library/busybox:latest), id or id prefix (≥ 4 hex).</summary>
     public Image Resolve(string reference)
@@ -131,15 +237,20 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
     public IReadOnlyList<ImageSummary> List()
     {
         var tags = TagsById();
+        var digests = TagsById(digests: true);
         var rows = new List<ImageSummary>();
-        foreach (var hex in BlobIds())
+        foreach (var id in ImageIds())
         {
-            var image = Load("sha256:" + hex, tags);
-            if (image.RepoTags.Count == 0) rows.Add(new("<none>", "<none>", image.Id, image.Config.Created, image.Size));
+            var image = Load(id, tags);
+            string? DigestOf(string repository) => digests.TryGetValue(image.Id, out var d)
+                ? d.Select(ImageReference.Parse).FirstOrDefault(x => x.Repository == repository)?.Digest : null;
+            if (image.RepoTags.Count == 0)
+                rows.Add(new("<none>", "<none>", image.Id, image.Config.Created, image.Size,
+                    digests.TryGetValue(image.Id, out var d) ? ImageReference.Parse(d[0]).Digest : null));
             foreach (var t in image.RepoTags)
             {
                 var r = ImageReference.Parse(t);
-                rows.Add(new(r.Repository, r.Tag ?? "<none>", image.Id, image.Config.Created, image.Size));
+                rows.Add(new(r.Repository, r.Tag ?? "<none>", image.Id, image.Config.Created, image.Size, DigestOf(r.Repository)));
             }
         }
         rows.Sort((a, b) => b.Created.GetValueOrDefault().CompareTo(a.Created.GetValueOrDefault()) is var c and not 0
@@ -148,27 +259,63 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
     }
 
     /// <summary>Points <paramref name="name"/> at <paramref name="id"/>, moving it off any other image.</summary>
-    public void Tag(ImageReference name, string id)
+    public void Tag(ImageReference name, string id) => MutateIndex(index =>
+    {
+        index.References[name.Canonical] = id;
+        index.Images.Add(id);
+    });
+
+    /// <summary>Changes the index under images/lock and replaces it atomically.</summary>
+    public void MutateIndex(Action<ImageIndex> change)
     {
         Directory.CreateDirectory(ImagesDir);
-        int lockFd = Libc.open(Path.Combine(ImagesDir, "lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0x180);
-        if (lockFd < 0) throw new RuntimeError("open", Path.Combine(ImagesDir, "lock"), Errno);
+        int lockFd = LockFile("lock", LOCK_EX);
         try
         {
-            while (flock(lockFd, LOCK_EX) < 0)
-                if (Errno != EINTR) throw new RuntimeError("flock", Path.Combine(ImagesDir, "lock"), Errno);
             var index = ReadIndex();
-            index.References[name.Canonical] = id;
+            change(index);
             WriteAtomically(IndexPath, JsonSerializer.SerializeToUtf8Bytes(index, ImageJsonContext.Default.ImageIndex));
         }
         finally { Libc.close(lockFd); }
     }
 
+    /// <summary>Held (shared) while layers, blobs and configs are written that no image references yet.</summary>
+    public IDisposable WriterLock() => new FdLock(LockFile("gc.lock", LOCK_SH));
+
+    /// <summary>Held (exclusively) while unreferenced layers and blobs are removed.</summary>
+    public IDisposable CollectorLock() => new FdLock(LockFile("gc.lock", LOCK_EX));
+
+    int LockFile(string name, int op)
+    {
+        Directory.CreateDirectory(ImagesDir);
+        var path = Path.Combine(ImagesDir, name);
+        int fd = Libc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0x180);
+        if (fd < 0) throw new RuntimeError("open", path, Errno);
+        while (flock(fd, op) < 0)
+        {
+            int err = Errno;
+            if (err == EINTR) continue;
+            Libc.close(fd);
+            throw new RuntimeError("flock", path, err);
+        }
+        return fd;
+    }
+
+    sealed class FdLock(int fd) : IDisposable
+    {
+        int _fd = fd;
+        public void Dispose()
+        {
+            if (_fd >= 0) Libc.close(_fd);
+            _fd = -1;
+        }
+    }
+
     /// <summary>
     /// The contents of the regular file <paramref name="path"/> as the image shows it: the topmost layer that has it
-    /// wins. Each layer is searched with openat2(RESOLVE_IN_ROOT), so a symlink in the image cannot lead out of it
-    /// (a symlink is followed within its own layer only). Null when no layer has it.
-    /// Whiteouts (.wh.*) are not honoured yet: they only appear with multi-layer images.
+    /// wins, a whiteout (0/0 character device) or an opaque directory above hides the layers below. Each layer is
+    /// searched with openat2(RESOLVE_IN_ROOT), so a symlink in the image cannot lead out of it (a symlink is followed
+    /// within its own layer only). Null when no layer has it.
     /// </summary>
     public static unsafe byte[]? ReadFile(Image image, string path)
     {
@@ -179,17 +326,23 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
             if (dfd < 0) throw new RuntimeError("open", dir, Errno);
             try
             {
-                int fd = OpenAt2(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-                if (fd < 0)
+                int probe = OpenAt2(dfd, path, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                if (probe < 0)
                 {
-                    if (Errno is ENOENT or ENOTDIR) continue;
-                    throw new RuntimeError("openat2", $"{dir}:{path}", Errno);
+                    if (Errno is not (ENOENT or ENOTDIR)) throw new RuntimeError("openat2", $"{dir}:{path}", Errno);
+                    if (HiddenBelow(dfd, path)) return null;
+                    continue;
                 }
-                using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
                 Stat st;
-                if (fstat(fd, &st) < 0) throw new RuntimeError("fstat", $"{dir}:{path}", Errno);
+                int r = fstat(probe, &st);
+                Libc.close(probe);
+                if (r < 0) throw new RuntimeError("fstat", $"{dir}:{path}", Errno);
+                if ((st.Mode & S_IFMT) == S_IFCHR && st.Rdev == 0) return null; // deleted by this layer
                 if ((st.Mode & S_IFMT) != S_IFREG) throw RuntimeError.Plain($"read {path} in image {image.ShortId}: not a regular file");
                 if (st.Size > 64 << 20) throw RuntimeError.Plain($"read {path} in image {image.ShortId}: file is larger than 64 MiB");
+                int fd = OpenAt2(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                if (fd < 0) throw new RuntimeError("openat2", $"{dir}:{path}", Errno);
+                using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
                 using var stream = new FileStream(handle, FileAccess.Read, 0);
                 using var ms = new MemoryStream((int)st.Size);
                 stream.CopyTo(ms);
@@ -198,6 +351,29 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
             finally { Libc.close(dfd); }
         }
         return null;
+    }
+
+    /// <summary>True when an ancestor of <paramref name="path"/> in this layer is a whiteout or an opaque directory.</summary>
+    static unsafe bool HiddenBelow(int dfd, string path)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var buf = stackalloc byte[4];
+        for (int k = 1; k < parts.Length; k++)
+        {
+            var prefix = string.Join('/', parts[..k]);
+            int fd = OpenAt2(dfd, prefix, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+            if (fd < 0) return false;
+            try
+            {
+                Stat st;
+                if (fstat(fd, &st) < 0) return false;
+                if ((st.Mode & S_IFMT) == S_IFCHR && st.Rdev == 0) return true;
+                if ((st.Mode & S_IFMT) != S_IFDIR) return false;
+                if (lgetxattr($"/proc/self/fd/{fd}/.", "trusted.overlay.opaque", buf, 4) == 1 && buf[0] == (byte)'y') return true;
+            }
+            finally { Libc.close(fd); }
+        }
+        return false;
     }
 
     Image Load(string id, Dictionary<string, List<string>>? tagsById = null)
@@ -221,7 +397,8 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         }
         return new Image("sha256:" + hex, config, dirs,
             () => (tagsById ?? TagsById()).TryGetValue("sha256:" + hex, out var t) ? t : [],
-            () => dirs.Sum(LayerSize));
+            () => dirs.Sum(LayerSize),
+            () => (tagsById ?? TagsById(digests: true)).TryGetValue("sha256:" + hex, out var t) ? t : []);
     }
 
     static long LayerSize(string dir)
@@ -247,10 +424,11 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         Directory.CreateDirectory(BlobDir);
         var path = Path.Combine(BlobDir, hex);
         if (!File.Exists(path)) WriteAtomically(path, bytes);
+        MutateIndex(index => index.Images.Add("sha256:" + hex));
         return "sha256:" + hex;
     }
 
-    ImageIndex ReadIndex()
+    public ImageIndex ReadIndex()
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(IndexPath); }
@@ -259,15 +437,26 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         catch (JsonException e) { throw RuntimeError.Plain($"image index {IndexPath} is not valid JSON: {e.Message}"); }
     }
 
-    Dictionary<string, List<string>> TagsById()
+    /// <summary>Image id → familiar names: tags ("busybox:latest"), or with <paramref name="digests"/> repo digests ("busybox@sha256:…").</summary>
+    Dictionary<string, List<string>> TagsById(bool digests = false)
     {
         var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var (canonical, id) in ReadIndex().References)
         {
+            if (canonical.Contains('@') != digests) continue;
             if (!result.TryGetValue(id, out var list)) result[id] = list = [];
             list.Add(ImageReference.TryParse(canonical, out var r, out _) ? r.Familiar : canonical);
         }
         return result;
+    }
+
+    /// <summary>Every image id in the store ("sha256:…").</summary>
+    public IReadOnlyList<string> ImageIds()
+    {
+        var index = ReadIndex();
+        var ids = new SortedSet<string>(index.Images, StringComparer.Ordinal);
+        foreach (var id in index.References.Values) ids.Add(id);
+        return [.. ids.Where(id => File.Exists(Path.Combine(BlobDir, Hex(id))))];
     }
 
     IEnumerable<string> BlobIds()
@@ -305,7 +494,7 @@ internal sealed class ImageStore(string root = ImageStore.DefaultRoot)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
-    static string Hex(string id)
+    internal static string Hex(string id)
     {
         var hex = id.StartsWith("sha256:", StringComparison.Ordinal) ? id[7..] : id;
         if (hex.Length != 64 || !IsHex(hex)) throw RuntimeError.Plain($"invalid image or layer id \"{id}\"");

@@ -18,8 +18,10 @@ internal sealed record LayerResult(string DiffId, long Size, int Entries);
 /// openat2(RESOLVE_IN_ROOT), so ".." and symlinks (absolute or relative) in the archive resolve inside the
 /// layer; the final name is created with *at calls that do not follow it. Ownership, modes (with
 /// setuid/setgid/sticky), times, xattrs, devices, fifos, symlinks and hard links are kept.
-/// Whiteout files (.wh.*) are extracted as plain files: interpreting them belongs to the layer store
-/// when images with several layers are pulled.
+/// Whiteouts are converted to overlayfs form, so stacked layer directories can be an overlay's lowerdirs:
+/// <c>.wh.NAME</c> becomes a character device 0/0 named NAME, <c>.wh..wh..opq</c> sets
+/// <c>trusted.overlay.opaque=y</c> on its directory. trusted.overlay.* xattrs in the archive itself are
+/// dropped (an image must not forge redirects or metacopy for the overlay).
 /// </summary>
 internal sealed unsafe class LayerExtractor : IDisposable
 {
@@ -82,6 +84,11 @@ internal sealed unsafe class LayerExtractor : IDisposable
         int slash = path.LastIndexOf('/');
         string parent = slash < 0 ? "" : path[..slash], leaf = path[(slash + 1)..];
         int pfd = ParentFd(parent);
+        if (leaf.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+        {
+            Whiteout(entry, path, pfd, leaf);
+            return;
+        }
         switch (entry.EntryType)
         {
             case TarEntryType.Directory: Directory(entry, path, pfd, leaf); break;
@@ -92,6 +99,27 @@ internal sealed unsafe class LayerExtractor : IDisposable
             case TarEntryType.BlockDevice: Node(entry, path, pfd, leaf, S_IFBLK); break;
             case TarEntryType.Fifo: Node(entry, path, pfd, leaf, S_IFIFO); break;
             default: throw RuntimeError.Plain($"layer: entry \"{entry.Name}\" has unsupported type {entry.EntryType}");
+        }
+    }
+
+    const string WhiteoutPrefix = ".wh.", OpaqueMarker = ".wh..wh..opq";
+
+    /// <summary>An AUFS/OCI whiteout: the overlayfs form is a 0/0 character device, or an opaque xattr on the directory.</summary>
+    void Whiteout(TarEntry entry, string path, int pfd, string leaf)
+    {
+        if (leaf == OpaqueMarker)
+        {
+            SetXattr(-1, $"/proc/self/fd/{pfd}/.", "trusted.overlay.opaque", "y"u8.ToArray(), path);
+            return;
+        }
+        var name = leaf[WhiteoutPrefix.Length..];
+        if (name.Length == 0 || name == "." || name == ".." || name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+            throw RuntimeError.Plain($"layer: entry \"{entry.Name}\" is not a valid whiteout");
+        if (mknodat(pfd, name, S_IFCHR, 0) < 0)
+        {
+            if (Errno != EEXIST) throw new RuntimeError("layer: mknodat (whiteout)", path, Errno);
+            RemoveExisting(pfd, name, path);
+            if (mknodat(pfd, name, S_IFCHR, 0) < 0) throw new RuntimeError("layer: mknodat (whiteout)", path, Errno);
         }
     }
 
@@ -268,6 +296,7 @@ internal sealed unsafe class LayerExtractor : IDisposable
                 // System.Formats.Tar hands PAX values over as UTF-8 text; a binary value is already damaged here.
                 if (value.Contains('\uFFFD'))
                     throw RuntimeError.Plain($"layer: entry \"{entry.Name}\": binary value of xattr {key[13..]} is not supported yet");
+                if (IsOverlayXattr(key[13..])) continue;
                 yield return (key[13..], Encoding.UTF8.GetBytes(value));
             }
             else if (key.StartsWith("LIBARCHIVE.xattr.", StringComparison.Ordinal))
@@ -275,10 +304,15 @@ internal sealed unsafe class LayerExtractor : IDisposable
                 byte[] bytes;
                 try { bytes = Convert.FromBase64String(value); }
                 catch (FormatException) { throw RuntimeError.Plain($"layer: entry \"{entry.Name}\": xattr {key} is not base64"); }
-                yield return (Uri.UnescapeDataString(key[17..]), bytes);
+                var name = Uri.UnescapeDataString(key[17..]);
+                if (IsOverlayXattr(name)) continue;
+                yield return (name, bytes);
             }
         }
     }
+
+    static bool IsOverlayXattr(string name) =>
+        name.StartsWith("trusted.overlay.", StringComparison.Ordinal) || name.StartsWith("user.overlay.", StringComparison.Ordinal);
 
     static Timespec MTime(TarEntry entry)
     {

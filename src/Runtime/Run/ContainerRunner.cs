@@ -74,6 +74,8 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     RunOptions Check(RunOptions o)
     {
         SpecGenerator.Validate(o);
+        // as docker: a missing image is pulled before anything of the container exists
+        Images.Registry.ImagePuller.ResolveOrPull(stateRoot, o.Image, o.PullProgress);
         var policy = RestartPolicy.Parse(o.Restart);
         if (o.Remove && policy.Name != "no") throw RuntimeError.Plain("Conflicting options: --restart and --rm");
         if (o.StopSignal is { } sig) Signals.Parse(sig);

@@ -40,6 +40,8 @@ public sealed record RunOptions
     public int? StopTimeout { get; init; }
     /// <summary>--log-opt max-size=10m, max-file=3.</summary>
     public IReadOnlyList<string> LogOpts { get; init; } = [];
+    /// <summary>Where the pull of a missing image reports (the command line draws it).</summary>
+    public Images.Registry.ITransferProgress? PullProgress { get; init; }
 }
 
 /// <summary>docker's resource flags as typed (units and all); <see cref="ResourceParser"/> checks them.</summary>

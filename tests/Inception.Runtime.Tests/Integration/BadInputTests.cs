@@ -22,7 +22,14 @@ public sealed class BadInputTests : ContainerTest
     }
 
     [Test]
-    public void UnknownImage() => OneLine(Run("run", "--rm", "nosuchimage", "true"), 125, "Unable to find image 'nosuchimage:latest' locally");
+    public void UnknownImage()
+    {
+        // docker: a missing image is pulled first; a registry that does not answer (port 1 on loopback) fails in one line
+        var r = Run("run", "--rm", "127.0.0.1:1/nosuchimage", "true");
+        Assert.That(r.ExitCode, Is.EqualTo(125), r.ToString());
+        Assert.That(r.Stderr, Does.StartWith("Unable to find image '127.0.0.1:1/nosuchimage:latest' locally\n"));
+        Assert.That(r.Stderr.TrimEnd().Split('\n')[^1], Does.StartWith("incrun: pull 127.0.0.1:1/nosuchimage:latest: ").And.Contain("refused"));
+    }
 
     [Test]
     public void MissingImageArgument() => OneLine(Run("run"), 125, "IMAGE");
