@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using Inception.Runtime.Images;
+using Inception.Runtime.State;
 
 namespace Inception.Runtime.Cli.Commands;
 
@@ -214,13 +215,38 @@ static class ImageManageCommands
             {
                 Console.WriteLine(imagesOnly
                     ? (r.GetValue(all) ? "WARNING! This will remove all images without at least one container associated to them." : "WARNING! This will remove all dangling images.")
-                    : "WARNING! This will remove:\n  - all " + (r.GetValue(all) ? "images without at least one container associated to them" : "dangling images") + "\n  - unused layers and blobs");
+                    : "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all " + (r.GetValue(all) ? "images without at least one container associated to them" : "dangling images") + "\n  - unused layers and blobs");
                 Console.Write("Are you sure you want to continue? [y/N] ");
                 var answer = Console.ReadLine()?.Trim();
                 if (answer is not ("y" or "Y" or "yes")) return 0;
             }
-            var store = new ImageStore(r.GetValue(GlobalOptions.Root)!);
-            // the containers' images are the caller's to say (container pruning comes later and runs before this)
+            var root = r.GetValue(GlobalOptions.Root)!;
+            if (!imagesOnly)
+            {
+                // as docker: stopped containers first (their images become unused), then unused networks
+                var life = new Run.Lifecycle(root);
+                ContainerDirs.ReapStale(root);
+                var removed = new List<string>();
+                foreach (var c in ContainerStore.List(root).Where(c => !c.Supervised))
+                {
+                    try { life.Remove(c, force: false); removed.Add(c.Id); }
+                    catch (Errors.RuntimeError) { } // started again meanwhile
+                }
+                if (removed.Count > 0)
+                {
+                    Console.WriteLine("Deleted Containers:");
+                    foreach (var id in removed) Console.WriteLine(id);
+                    Console.WriteLine();
+                }
+                var networks = Network.NetworkStore.Prune(root);
+                if (networks.Count > 0)
+                {
+                    Console.WriteLine("Deleted Networks:");
+                    foreach (var n in networks) Console.WriteLine(n);
+                    Console.WriteLine();
+                }
+            }
+            var store = new ImageStore(root);
             var report = store.Prune(r.GetValue(all), store.ImagesInUse());
             var deleted = report.Lines.Where(l => l.StartsWith("Untagged", StringComparison.Ordinal) || l.StartsWith("Deleted", StringComparison.Ordinal)).ToList();
             if (deleted.Count > 0)

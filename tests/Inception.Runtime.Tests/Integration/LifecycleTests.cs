@@ -364,4 +364,15 @@ public sealed class LifecycleTests : ContainerTest
         Assert.That(Inspect("ab1", "{{.NetworkSettings.Networks.none}}"), Is.EqualTo("map{}"));
         Assert.That(Run("inspect", "-f", "{{.Nope}}", "ab1").Stderr, Does.Contain("can't evaluate field Nope"));
     }
+
+    [Test]
+    public void SystemPruneRemovesStoppedContainersOnly()
+    {
+        var running = Detach("--name", "keeper", "busybox", "sleep", "100");
+        Assert.That(Run("run", "--name", "done", "busybox", "true").ExitCode, Is.EqualTo(0));
+        var prune = Run("system", "prune", "-f");
+        Assert.That(prune.ExitCode, Is.EqualTo(0), prune.ToString());
+        Assert.That(prune.Stdout, Does.Contain("Deleted Containers:"));
+        Assert.That(Run("ps", "-aq", "--no-trunc").Stdout.Trim(), Is.EqualTo(running));
+    }
 }
