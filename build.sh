@@ -82,6 +82,6 @@ case "${1:-all}" in
   build) deps; build ;;
   test) deps; build; run_tests ;;
   test-vm) deps; build; test_vm ;;
-  bench) deps; build; install_bin; images; bench/startup.sh "$PREFIX/bin/incrun"; bench/exec.sh "$PREFIX/bin/incrun" ;;
+  bench) deps; build; install_bin; images; bench/startup.sh "$PREFIX/bin/incrun"; bench/exec.sh "$PREFIX/bin/incrun"; bench/lifecycle.sh "$PREFIX/bin/incrun" ;;
   *) echo "usage: ./build.sh [test|test-vm|bench|build]" >&2; exit 2 ;;
 esac
