@@ -7,6 +7,10 @@ using Inception.Runtime.Init;
 if (Environment.GetEnvironmentVariable(InitProcess.BundleVariable) is { } bundle)
     return InitProcess.Run(bundle);
 
+// The runc-compatible OCI runtime: argv[0] is incrun-oci (a symlink), or `incrun oci VERB`.
+if (OciCommand.Matches(args, out var ociArgs))
+    return OciCommand.Invoke(ociArgs);
+
 var root = new RootCommand("incrun: run Linux containers (docker-style commands on an OCI runtime core)");
 root.Options.Add(GlobalOptions.Explain);
 root.Options.Add(GlobalOptions.Root);

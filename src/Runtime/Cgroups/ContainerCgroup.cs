@@ -51,11 +51,14 @@ public sealed class ContainerCgroup
             }
             _dirs.Add(dir);
         }
-        if (resources is not null)
-        {
-            if (_layout.UseV2) CgroupFiles.ApplyV2(Path.Combine(_layout.Unified!, _relative), resources);
-            else CgroupFiles.ApplyV1(this, resources);
-        }
+        if (resources is not null) Update(resources);
+    }
+
+    /// <summary>Writes limits to the container's existing directories (also the OCI `update` verb).</summary>
+    public void Update(LinuxResources resources)
+    {
+        if (_layout.UseV2) CgroupFiles.ApplyV2(Path.Combine(_layout.Unified!, _relative), resources);
+        else CgroupFiles.ApplyV1(this, resources);
     }
 
     internal string? V1Dir(string controller) =>

@@ -16,6 +16,13 @@ public readonly record struct CgroupHandles(int[] V1Tasks, int V2Dir)
     public static readonly CgroupHandles None = new([], -1);
 }
 
+/// <summary>How the OCI front end (runc's contract) spawns init, beyond what docker-like runs need:
+/// no parent-death signal (the engine's shim, a subreaper, reaps init after <c>create</c> exits), fds
+/// kept open into the command as its fds 3.., and an exec gate instead of the Go message: an O_PATH fd
+/// of the container's exec FIFO, which init opens for writing after Ready and which blocks until
+/// <c>start</c> opens it for reading.</summary>
+public sealed record OciSpawn(int[] PreservedFds, int ExecGate);
+
 /// <summary>
 /// The container core, one path for every front end: <see cref="Spawn"/> clones init into new
 /// namespaces, <see cref="Configure"/> hands it the spec and waits until the root filesystem is ready,
@@ -61,21 +68,28 @@ public sealed unsafe class ContainerProcess : IDisposable
     }
 
     /// <summary>Clones init into the given namespaces and cgroup; it waits for <see cref="Configure"/>.</summary>
-    public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, CgroupHandles cgroup, ITrace trace)
+    public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, CgroupHandles cgroup, ITrace trace,
+        OciSpawn? oci = null)
     {
         int flags = CloneFlags(namespaces);
         var (runtimeEnd, initEnd) = SyncChannel.CreatePair();
         var env = new List<string> { $"{InitProcess.BundleVariable}={bundle}" };
-        int traceFd = -1;
+        // init's fds: stdio, the preserved fds (3..), the sync socket, the exec gate, the trace.
+        var fds = new List<int> { stdio.Stdin, stdio.Stdout, stdio.Stderr };
+        if (oci is not null)
+        {
+            env.Add($"{InitProcess.OciVariable}={oci.PreservedFds.Length}");
+            fds.AddRange(oci.PreservedFds);
+        }
+        fds.Add(initEnd.Fd);
+        if (oci is not null) fds.Add(oci.ExecGate);
         if (trace.Enabled)
         {
             env.Add($"{InitProcess.TraceVariable}=1");
-            traceFd = 2; // init narrates on the runtime's stderr
+            fds.Add(2); // init narrates on the runtime's stderr
         }
-        int[] fds = traceFd >= 0
-            ? [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd, traceFd]
-            : [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd];
-        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */, cgroup.V1Tasks, cgroup.V2Dir);
+        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
+            cgroup.V1Tasks, cgroup.V2Dir);
         initEnd.Dispose();
         if (trace.Enabled)
             trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,
@@ -89,10 +103,12 @@ public sealed unsafe class ContainerProcess : IDisposable
     }
 
     /// <summary>Sends init the spec and waits until it has built the root filesystem (throws init's error).</summary>
-    public void Configure(Spec spec)
+    /// <param name="hookState">The OCI state JSON given to the createContainer and startContainer hooks init runs.</param>
+    public void Configure(Spec spec, string? hookState = null)
     {
         if (CloneFlags(spec.Linux?.Namespaces ?? []) != _flags)
             throw RuntimeError.Plain("the spec's namespaces differ from those the container was spawned with");
+        if (hookState is not null) _sync.Send(SyncKind.HookState, payload: System.Text.Encoding.UTF8.GetBytes(hookState));
         _sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
         WaitForReady();
     }
@@ -153,6 +169,14 @@ public sealed unsafe class ContainerProcess : IDisposable
     {
         Signal(9);
         return Wait();
+    }
+
+    /// <summary>Lets go of init without killing it (the OCI <c>create</c>: init waits at its exec gate
+    /// after this process exits, and the engine's shim reaps it).</summary>
+    public void Release()
+    {
+        _status = int.MaxValue;
+        Dispose();
     }
 
     public void Dispose()
