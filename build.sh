@@ -13,8 +13,8 @@ OUT=$ROOT/artifacts
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # gcc/zlib: NativeAOT links with them; busybox-static: the local image; util-linux: script/setpriv
-# for tests; hyperfine/runc: benchmarks.
-PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip)
+# for tests; hyperfine/runc: benchmarks; podman/conmon: the engine the incrun-oci tests drive.
+PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip podman conmon)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -38,7 +38,9 @@ build() {
 
 install_bin() {
   install -D -m 0755 "$OUT/bin/incrun" "$PREFIX/bin/incrun"
-  say "installed $PREFIX/bin/incrun"
+  # the runc-compatible OCI runtime is the same binary under the name incrun-oci
+  ln -sfn incrun "$PREFIX/bin/incrun-oci"
+  say "installed $PREFIX/bin/incrun (and incrun-oci)"
 }
 
 images() {

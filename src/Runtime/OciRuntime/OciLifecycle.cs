@@ -141,7 +141,10 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             }
 
             var fifo = Path.Combine(dir, "exec.fifo");
-            if (Libc.mknodat(Libc.AT_FDCWD, fifo, 0x1000 /* S_IFIFO */ | 0x180 /* 0600 */, 0) < 0)
+            // 0622 as runc's: init opens it after switching to the container's user; only init can reach it
+            // (through its O_PATH fd), the state dir being 0711.
+            if (Libc.mknodat(Libc.AT_FDCWD, fifo, 0x1000 /* S_IFIFO */ | 0x192 /* 0622 */, 0) < 0 ||
+                Libc.fchmodat(Libc.AT_FDCWD, fifo, 0x192, 0) < 0)
                 throw new RuntimeError("mkfifo", fifo, Libc.Errno, exitCode: 1);
             gate = Libc.open(fifo, Libc.O_PATH | Libc.O_CLOEXEC, 0);
             if (gate < 0) throw new RuntimeError("open", fifo, Libc.Errno, exitCode: 1);
