@@ -33,7 +33,7 @@ static class OciLog
     static void Write(string level, string message)
     {
         if (File is null) return;
-        var time = DateTime.Now.ToString("yyyy-MM-ddTHH:mm:ss.fffffffzzz");
+        var time = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ");
         string line;
         if (Json)
         {

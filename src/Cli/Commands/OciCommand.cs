@@ -29,7 +29,8 @@ static class OciCommand
 
     static readonly Option<string> Root = new("--root")
     {
-        Description = "Directory for the containers' state (tmpfs recommended)", Recursive = true, DefaultValueFactory = _ => "/run/incrun-oci",
+        Description = "Directory for the containers' state (default $INCRUN_OCI_ROOT, else /run/incrun-oci)", Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("INCRUN_OCI_ROOT") is { Length: > 0 } r ? r : "/run/incrun-oci",
     };
     static readonly Option<string?> Log = new("--log") { Description = "Append errors (and --debug messages) to this file", Recursive = true };
     static readonly Option<string> LogFormat = new("--log-format")

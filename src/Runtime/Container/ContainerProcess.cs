@@ -88,8 +88,18 @@ public sealed unsafe class ContainerProcess : IDisposable
             env.Add($"{InitProcess.TraceVariable}=1");
             fds.Add(2); // init narrates on the runtime's stderr
         }
-        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
-            cgroup.V1Tasks, cgroup.V2Dir);
+        var (join, pidNs) = OpenJoined(namespaces);
+        int pid;
+        try
+        {
+            pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
+                cgroup.V1Tasks, cgroup.V2Dir, join, pidNs);
+        }
+        finally
+        {
+            foreach (var fd in join) Libc.close(fd);
+            if (pidNs >= 0) Libc.close(pidNs);
+        }
         initEnd.Dispose();
         if (trace.Enabled)
             trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,
@@ -186,13 +196,41 @@ public sealed unsafe class ContainerProcess : IDisposable
         if (PtyMaster >= 0) { Libc.close(PtyMaster); PtyMaster = -1; }
     }
 
+    /// <summary>fds of the existing namespaces the spec names by path (OCI linux.namespaces[].path): the C
+    /// part setns()es the child into them; a PID namespace is entered at clone time.</summary>
+    static (int[] Join, int PidNs) OpenJoined(IReadOnlyList<Namespace> namespaces)
+    {
+        var join = new List<int>();
+        int pidNs = -1;
+        foreach (var ns in namespaces)
+        {
+            if (ns.Path is null) continue;
+            int fd = Libc.open(ns.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                int errno = Libc.Errno;
+                foreach (var f in join) Libc.close(f);
+                if (pidNs >= 0) Libc.close(pidNs);
+                throw new RuntimeError($"open {ns.Type} namespace", ns.Path, errno);
+            }
+            if (ns.Type == "pid") pidNs = fd; else join.Add(fd);
+        }
+        return ([.. join], pidNs);
+    }
+
     static int CloneFlags(IReadOnlyList<Namespace> namespaces)
     {
         int flags = 0;
         foreach (var ns in namespaces)
         {
             if (ns.Path is not null)
-                throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported yet");
+            {
+                if (ns.Type is "mount" or "user")
+                    throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported");
+                if (ns.Type is not ("pid" or "uts" or "ipc" or "network" or "cgroup"))
+                    throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\"");
+                continue;   // joined, not created
+            }
             flags |= ns.Type switch
             {
                 "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,

@@ -417,6 +417,40 @@ public sealed class OciTests : ContainerTest
     }
 
     [Test]
+    public void NamespacesWithAPathAreJoined()
+    {
+        _b.Args("sleep", "300");
+        _b.Edit(c => c["hostname"] = "first");
+        Assert.That(_b.OciTo(Output, "run", "-d", "-b", _b.Bundle, "ns1").ExitCode, Is.EqualTo(0), File.ReadAllText(Output));
+        int pid = (int)_b.State("ns1")["pid"]!;
+        // a second container in the first one's PID, network and UTS namespaces (a pod, as Kubernetes makes them)
+        _b.Edit(c =>
+        {
+            c.Remove("hostname");
+            c["linux"]!["namespaces"] = new JsonArray(
+                new JsonObject { ["type"] = "pid", ["path"] = $"/proc/{pid}/ns/pid" },
+                new JsonObject { ["type"] = "network", ["path"] = $"/proc/{pid}/ns/net" },
+                new JsonObject { ["type"] = "uts", ["path"] = $"/proc/{pid}/ns/uts" },
+                new JsonObject { ["type"] = "ipc" }, new JsonObject { ["type"] = "mount" });
+        });
+        _b.Args("sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/pid; hostname; cat /proc/1/cmdline");
+        var r = _b.Oci("run", "-b", _b.Bundle, "ns2");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Stdout.Split('\n'), Is.EqualTo(new[]
+        {
+            new FileInfo($"/proc/{pid}/ns/net").LinkTarget, new FileInfo($"/proc/{pid}/ns/pid").LinkTarget, "first", "sleep\0300\0",
+        }));
+        Assert.That(new FileInfo("/proc/self/ns/pid").LinkTarget, Is.Not.EqualTo(new FileInfo($"/proc/{pid}/ns/pid").LinkTarget));
+        Assert.That(_b.Oci("delete", "-f", "ns1").ExitCode, Is.EqualTo(0));
+
+        _b.Edit(c => c["linux"]!["namespaces"] = new JsonArray(
+            new JsonObject { ["type"] = "mount", ["path"] = "/proc/self/ns/mnt" }));
+        r = _b.Oci("run", "-b", _b.Bundle, "ns3");
+        Assert.That(r.ExitCode, Is.EqualTo(1));
+        Assert.That(r.Stderr.Trim(), Is.EqualTo("incrun-oci: joining an existing mount namespace (/proc/self/ns/mnt) is not supported"));
+    }
+
+    [Test]
     public void FeaturesListOnlyWhatIsSupported()
     {
         var r = _b.Oci("features");
