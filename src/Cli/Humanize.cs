@@ -17,6 +17,25 @@ static class Humanize
         return u == 0 ? $"{bytes}B" : v.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + units[u];
     }
 
+    /// <summary>docker's HumanDuration: "Less than a second", "3 seconds", "About a minute", "2 hours"…</summary>
+    public static string Duration(TimeSpan d)
+    {
+        var seconds = (int)d.TotalSeconds;
+        if (seconds < 1) return "Less than a second";
+        if (seconds == 1) return "1 second";
+        if (seconds < 60) return $"{seconds} seconds";
+        var minutes = (int)d.TotalMinutes;
+        if (minutes == 1) return "About a minute";
+        if (minutes < 60) return $"{minutes} minutes";
+        var hours = (int)Math.Round(d.TotalHours);
+        if (hours == 1) return "About an hour";
+        if (d.TotalHours < 48) return $"{hours} hours";
+        if (d.TotalHours < 24 * 7 * 2) return $"{(int)(d.TotalHours / 24)} days";
+        if (d.TotalHours < 24 * 30 * 2) return $"{(int)(d.TotalHours / 24 / 7)} weeks";
+        if (d.TotalHours < 24 * 365 * 2) return $"{(int)(d.TotalHours / 24 / 30)} months";
+        return $"{(int)(d.TotalHours / 24 / 365)} years";
+    }
+
     public static string Ago(DateTimeOffset? when)
     {
         if (when is null) return "N/A";

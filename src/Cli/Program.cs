@@ -6,6 +6,9 @@ using Inception.Runtime.Init;
 // Init mode: the C part re-executed this binary inside the container's new namespaces.
 if (Environment.GetEnvironmentVariable(InitProcess.BundleVariable) is { } bundle)
     return InitProcess.Run(bundle);
+// Supervisor mode: the detached container's own supervisor (see Run/SupervisorProcess).
+if (Environment.GetEnvironmentVariable(Inception.Runtime.Run.SupervisorProcess.Variable) is { } containerDir)
+    return Inception.Runtime.Run.SupervisorProcess.Main(containerDir);
 
 // The runc-compatible OCI runtime: argv[0] is incrun-oci (a symlink), or `incrun oci VERB`.
 if (OciCommand.Matches(args, out var ociArgs))
@@ -18,6 +21,8 @@ root.Options.Add(GlobalOptions.Root);
 foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) help.Aliases.Remove("-h");
 
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(RunCommand.Create(create: true));
+foreach (var c in ContainerCommands.Create()) root.Subcommands.Add(c);
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());

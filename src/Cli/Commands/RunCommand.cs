@@ -10,7 +10,7 @@ static class RunCommand
          "--cap-add", "--cap-drop", "--security-opt", "--memory", "--memory-reservation", "--memory-swap", "--kernel-memory",
          "--cpus", "--cpu-shares", "--cpu-quota", "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit", "--cgroup-parent",
          "--blkio-weight", "--device-read-bps", "--device-write-bps", "--device-read-iops", "--device-write-iops",
-         "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj", "--device"];
+         "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj", "--device", "--restart", "--stop-signal", "--stop-timeout", "--log-opt"];
     const string ShortWithValue = "ewuhvmc";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
@@ -24,7 +24,7 @@ static class RunCommand
     public static string[] SplitAtImage(string[] args)
     {
         int i = 0;
-        for (; i < args.Length && args[i] != "run"; i++)
+        for (; i < args.Length && args[i] is not ("run" or "create"); i++)
         {
             if (!args[i].StartsWith('-')) return args;     // another command
             if (args[i] == "--root") i++;
@@ -51,12 +51,17 @@ static class RunCommand
         return args[..(i + 1)];
     }
 
-    public static Command Create()
+    /// <summary><c>run</c> (<paramref name="create"/> false) or <c>create</c>: the same flags.</summary>
+    public static Command Create(bool create = false)
     {
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Keep STDIN open and pass it to the container" };
         var tty = new Option<bool>("--tty", "-t") { Description = "Allocate a pseudo-TTY" };
-        var rm = new Option<bool>("--rm") { Description = "Remove the container when it exits (always, until stopped containers are kept)" };
-        var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background (not available yet)" };
+        var rm = new Option<bool>("--rm") { Description = "Remove the container when it exits" };
+        var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background and print the container ID" };
+        var restart = new Option<string?>("--restart") { Description = "Restart policy: no, always, unless-stopped, on-failure[:max-retries]" };
+        var stopSignal = new Option<string?>("--stop-signal") { Description = "Signal to stop the container (default SIGTERM or the image's)" };
+        var stopTimeout = new Option<int?>("--stop-timeout") { Description = "Seconds to wait for the container to stop before SIGKILL (default 10)" };
+        var logOpt = new Option<string[]>("--log-opt") { Description = "Log options: max-size=10m, max-file=3" };
         var name = new Option<string?>("--name") { Description = "Assign a name to the container" };
         var env = new Option<string[]>("--env", "-e") { Description = "Set environment variables (NAME=value, or NAME to copy the host's)" };
         var envFile = new Option<string[]>("--env-file") { Description = "Read in a file of environment variables" };
@@ -102,18 +107,17 @@ static class RunCommand
             if (a.Tokens.FirstOrDefault()?.Value is { Length: > 1 } t && t[0] == '-') a.AddError($"unknown flag: {t}");
         });
 
-        var cmd = new Command("run", "Create and run a new container from an image")
+        var cmd = new Command(create ? "create" : "run", create ? "Create a new container (start it with incrun start)" : "Create and run a new container from an image")
         {
-            interactive, tty, rm, detach, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
+            interactive, tty, rm, restart, stopSignal, stopTimeout, logOpt, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
             capAdd, capDrop, privileged, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
             cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, blkioWeight, readBps, writeBps,
             readIops, writeIops, ulimit, sysctl, tmpfs, oomScoreAdj, device, image, command,
         };
         cmd.SetAction(r => Output.Guard(() =>
         {
-            if (r.GetValue(tty) && r.GetValue(interactive) && Native.Libc.isatty(0) != 1)
+            if (!create && !r.GetValue(detach) && r.GetValue(tty) && r.GetValue(interactive) && Native.Libc.isatty(0) != 1)
                 return Output.Fail("the input device is not a TTY");
-            if (r.GetValue(detach)) return Output.Fail("--detach is not available yet: containers run in the foreground");
             var options = new RunOptions
             {
                 Image = r.GetValue(image)!,
@@ -140,6 +144,10 @@ static class RunCommand
                 Tmpfs = r.GetValue(tmpfs) ?? [],
                 OomScoreAdj = r.GetValue(oomScoreAdj),
                 Devices = r.GetValue(device) ?? [],
+                Restart = r.GetValue(restart),
+                StopSignal = r.GetValue(stopSignal),
+                StopTimeout = r.GetValue(stopTimeout),
+                LogOpts = r.GetValue(logOpt) ?? [],
                 Resources = new ResourceFlags
                 {
                     Memory = r.GetValue(memory), MemoryReservation = r.GetValue(memoryReservation), MemorySwap = r.GetValue(memorySwap),
@@ -151,9 +159,22 @@ static class RunCommand
                     DeviceReadIops = r.GetValue(readIops) ?? [], DeviceWriteIops = r.GetValue(writeIops) ?? [],
                 },
             };
-            var outcome = new ContainerRunner(r.GetValue(GlobalOptions.Root)!, GlobalOptions.Trace(r)).Run(options);
+            var runner = new ContainerRunner(r.GetValue(GlobalOptions.Root)!, GlobalOptions.Trace(r));
+            if (create)
+            {
+                using var dirs = runner.Create(options);
+                Console.WriteLine(dirs.Id);
+                return 0;
+            }
+            if (r.GetValue(detach))
+            {
+                Console.WriteLine(runner.RunDetached(options));
+                return 0;
+            }
+            var outcome = runner.Run(options);
             return outcome.Message is { } message ? Output.Fail(message, outcome.ExitCode) : outcome.ExitCode;
         }));
+        if (!create) cmd.Options.Add(detach);
         return cmd;
     }
 }

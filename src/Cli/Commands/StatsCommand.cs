@@ -23,8 +23,10 @@ static class StatsCommand
             var layout = CgroupLayout.Detect();
             do
             {
-                var running = RunningContainers.List(root);
-                var shown = wanted.Length == 0 ? running : [.. wanted.Select(w => RunningContainers.Find(running, w))];
+                ContainerDirs.ReapStale(root);
+                var all = ContainerStore.List(root);
+                var running = all.Where(c => c.Supervised && c.State.IsActive).ToList();
+                var shown = wanted.Length == 0 ? running : [.. wanted.Select(w => ContainerStore.Find(all, w))];
                 var before = shown.Select(c => CgroupStats.Read(layout, c.CgroupsPath)).ToList();
                 Thread.Sleep(r.GetValue(noStream) ? 500 : 1000);
                 var rows = shown.Select((c, i) => Row(c, before[i], CgroupStats.Read(layout, c.CgroupsPath))).ToList();
@@ -35,10 +37,10 @@ static class StatsCommand
         return cmd;
     }
 
-    static StatsRow Row(RunningContainer c, CgroupSample a, CgroupSample b)
+    static StatsRow Row(ContainerEntry c, CgroupSample a, CgroupSample b)
     {
         var mem = Math.Max(0, b.MemoryUsage);
-        return new StatsRow(c.Id[..12], c.Name, $"{CgroupSample.CpuPercent(a, b):0.00}%",
+        return new StatsRow(c.Id[..12], c.State.Name, $"{CgroupSample.CpuPercent(a, b):0.00}%",
             $"{Humanize.BinarySize(mem)} / {Humanize.BinarySize(b.MemoryLimit)}",
             $"{(b.MemoryLimit > 0 ? 100.0 * mem / b.MemoryLimit : 0):0.00}%",
             $"{Humanize.Size(b.NetReceived)} / {Humanize.Size(b.NetSent)}",

@@ -61,6 +61,41 @@ public sealed class ContainerCgroup
         else CgroupFiles.ApplyV1(this, resources);
     }
 
+    /// <summary>Freezes or thaws every process of the container (v1 freezer.state, v2 cgroup.freeze) and
+    /// waits until the kernel reports it done.</summary>
+    public void Freeze(bool frozen)
+    {
+        string file, value, doneFile;
+        Func<string, bool> done;
+        if (_layout.UseV2)
+        {
+            var dir = Path.Combine(_layout.Unified!, _relative);
+            (file, value, doneFile) = (Path.Combine(dir, "cgroup.freeze"), frozen ? "1" : "0", Path.Combine(dir, "cgroup.events"));
+            done = text => text.Contains(frozen ? "frozen 1" : "frozen 0");
+        }
+        else if (V1Dir("freezer") is { } dir)
+        {
+            (file, value, doneFile) = (Path.Combine(dir, "freezer.state"), frozen ? "FROZEN" : "THAWED", Path.Combine(dir, "freezer.state"));
+            done = text => text.Trim() == value;
+        }
+        else throw Errors.RuntimeError.Plain("pause needs the cgroup freezer, which this host does not have");
+        CgroupFiles.Write(Path.GetDirectoryName(file)!, Path.GetFileName(file), value);
+        for (int i = 0; i < 500 && !done(File.ReadAllText(doneFile)); i++)
+        {
+            if (!frozen || _layout.UseV2) Thread.Sleep(2);
+            else CgroupFiles.Write(Path.GetDirectoryName(file)!, Path.GetFileName(file), value); // v1: FREEZING → retry
+        }
+    }
+
+    /// <summary>The pids of the container's processes (from cgroup.procs), empty without a cgroup.</summary>
+    public List<int> Pids()
+    {
+        var dir = _layout.UseV2 ? Path.Combine(_layout.Unified!, _relative)
+            : V1Dir("pids") ?? V1Dir("memory") ?? V1Dir("cpu") ?? (Roots.FirstOrDefault() is { } r ? Path.Combine(r, _relative) : null);
+        if (dir is null || !File.Exists(Path.Combine(dir, "cgroup.procs"))) return [];
+        return [.. File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)];
+    }
+
     internal string? V1Dir(string controller) =>
         _layout.V1.TryGetValue(controller, out var root) ? Path.Combine(root, _relative) : null;
 

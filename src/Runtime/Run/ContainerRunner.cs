@@ -1,7 +1,6 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Inception.Runtime.Cgroups;
-using Inception.Runtime.Container;
+using Inception.Runtime.Errors;
 using Inception.Runtime.Images;
 using Inception.Runtime.Native;
 using Inception.Runtime.Oci;
@@ -12,114 +11,147 @@ using Inception.Runtime.Trace;
 namespace Inception.Runtime.Run;
 
 /// <summary>
-/// <c>incrun run</c>: image + flags → OCI spec → the container core, in the foreground. Stdio is passed
-/// straight through (or relayed through the container's pty with -t); signals are forwarded to the
-/// container's PID 1; the container's directory is removed when it exits.
+/// <c>incrun run</c> and <c>incrun create</c>: image + flags → OCI spec → the container core. In the
+/// foreground this process supervises the container itself (stdio passed straight through with --rm,
+/// otherwise relayed to the terminal and the log); with -d a supervisor process of its own does.
 /// </summary>
 internal sealed class ContainerRunner(string stateRoot, ITrace trace)
 {
-    static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
-    const int SIGWINCH = 28;
-
-    /// <summary>The container's exit status, and a line to print when it did not exit on its own terms.</summary>
-    public readonly record struct Outcome(int ExitCode, string? Message);
-
+    /// <summary>Runs a container in the foreground until it exits.</summary>
     public Outcome Run(RunOptions o)
     {
-        SpecGenerator.Validate(o);
+        Check(o);
         ContainerDirs.ReapStale(stateRoot);
-        var id = ContainerDirs.NewId();
-        using var dirs = ContainerDirs.Create(stateRoot, id);
-        var paths = new ContainerPaths(dirs.Rootfs, dirs.Upper, dirs.Work, dirs.File("hostname"), dirs.File("hosts"), dirs.File("resolv.conf"));
-        int devNull = Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
-        var stdio = new StdioFds(o.Interactive && !o.Tty ? 0 : devNull, o.Tty ? devNull : 1, o.Tty ? devNull : 2);
-        ContainerCgroup? cgroup = null;
+        var layout = CgroupLayout.Detect();
+        var dirs = NewContainer(o);
         try
         {
-            // The cgroup first (its limits come from flags alone), so init is cloned straight into it.
-            var layout = CgroupLayout.Detect();
-            cgroup = CreateCgroup(o, id, layout);
-            var handles = cgroup.OpenJoinHandles();
-            ContainerProcess container;
-            try
-            {
-                // Spawn init before reading the image: its runtime starts up while the spec is written.
-                container = ContainerProcess.Spawn(SpecGenerator.Namespaces(o, layout), dirs.Path, stdio, handles, trace);
-            }
-            finally { ContainerCgroup.Close(handles); }
-            using var _ = container;
-            var spec = BuildSpec(o, id, paths, layout);
-            WriteEtcFiles(paths, spec.Hostname!, o.Network);
-            // The OCI document of the container, for people and later commands. Written here, where
-            // this process would otherwise wait for init's runtime to start.
-            File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
-            if (trace.Enabled)
-                trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
-                    $"The OCI runtime spec of container {id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");
-            container.Configure(spec);
-
-            using var session = o.Tty ? PtySession.Begin(container.PtyMaster, o.Interactive) : null;
-            var registrations = ForwardedSignals
-                .Select(s => PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; container.Signal(s); }))
-                .ToList();
-            if (session is not null)
-                registrations.Add(PosixSignalRegistration.Create((PosixSignal)SIGWINCH, ctx => { ctx.Cancel = true; session.Resize(); }));
-            try
-            {
-                container.Start();
-                if (trace.Enabled)
-                    trace.Step("waitpid", container.Pid.ToString(), 0, "Wait for the container's PID 1 to exit; signals sent to incrun are forwarded to it.");
-                int status = container.Wait();
-                session?.Drain();
-                if (status == 137 && cgroup.OomKilled())
-                    return new Outcome(status, spec.Linux!.Resources?.Memory?.Limit is { } limit and > 0
-                        ? $"container was OOM-killed (memory limit {limit / (1024 * 1024)} MiB)"
-                        : "container was OOM-killed");
-                return new Outcome(status, null);
-            }
-            finally
-            {
-                foreach (var r in registrations) r.Dispose();
-            }
+            // init is cloned before the image is read: its runtime starts up while the spec is written
+            var plan = new StartPlan(SpecGenerator.Namespaces(o, layout), SpecGenerator.Resources(o),
+                ResourceParser.CgroupsPath(o.Resources, dirs.Id), () => WriteSpec(o, dirs, layout), o.Tty, o.Interactive);
+            return new Supervisor(stateRoot, dirs, trace).RunOnce(plan, o.Remove ? StdioMode.Direct : StdioMode.Echo, null);
         }
         finally
         {
-            cgroup?.Remove();   // after the container's processes are gone (its Dispose reaped init)
-            Libc.close(devNull);
+            if (o.Remove) dirs.Delete();
+            else dirs.Dispose();
         }
     }
 
-    /// <summary>Creates the container's cgroup with its limits. Init is cloned into it, so no instruction
-    /// of the user's command (nor of init) runs unlimited.</summary>
-    ContainerCgroup CreateCgroup(RunOptions o, string id, CgroupLayout layout)
+    /// <summary><c>incrun create</c>: the container's directory, spec and state ("created"); returns its
+    /// directory, still locked.</summary>
+    public ContainerDirs Create(RunOptions o)
     {
-        var path = ResourceParser.CgroupsPath(o.Resources, id);
-        var cgroup = new ContainerCgroup(layout, path);
+        Check(o);
+        ContainerDirs.ReapStale(stateRoot);
+        var dirs = NewContainer(o);
         try
         {
-            cgroup.Create(SpecGenerator.Resources(o));
+            WriteSpec(o, dirs, CgroupLayout.Detect());
+            return dirs;
         }
         catch
         {
-            cgroup.Remove();
+            dirs.Delete();
             throw;
         }
-        if (trace.Enabled)
-            trace.Step("mkdir", $"\"{path}\" in {(layout.UseV2 ? "the cgroup v2 hierarchy" : $"{layout.V1.Values.Distinct().Count()} cgroup v1 hierarchies")}", 0,
-                "Create the container's own cgroup and write its limits; init is cloned straight into it.");
-        return cgroup;
     }
 
-    Spec BuildSpec(RunOptions o, string id, ContainerPaths paths, CgroupLayout layout)
+    /// <summary><c>incrun run -d</c>: create, then hand the container to a supervisor process. Returns the id.</summary>
+    public string RunDetached(RunOptions o)
     {
+        var dirs = Create(o);
+        try
+        {
+            SupervisorProcess.Launch(dirs);
+            return dirs.Id;
+        }
+        finally { dirs.Dispose(); }
+    }
+
+    void Check(RunOptions o)
+    {
+        SpecGenerator.Validate(o);
+        var policy = RestartPolicy.Parse(o.Restart);
+        if (o.Remove && policy.Name != "no") throw RuntimeError.Plain("Conflicting options: --restart and --rm");
+        if (o.StopSignal is { } sig) Signals.Parse(sig);
+        ParseLogOptions(o.LogOpts);
+    }
+
+    /// <summary>The directory and the first state of a new container, its name checked and taken
+    /// under the store's name lock.</summary>
+    ContainerDirs NewContainer(RunOptions o)
+    {
+        var id = ContainerDirs.NewId();
+        using var _ = ContainerStore.LockNames(stateRoot);
+        var name = ContainerStore.ChooseName(stateRoot, o.Name, id);
+        var dirs = ContainerDirs.Create(stateRoot, id);
+        try
+        {
+            ContainerStore.Write(dirs.Path, new ContainerState
+            {
+                Id = id, Name = name, Image = o.Image, Created = DateTime.UtcNow,
+                RestartPolicy = RestartPolicy.Parse(o.Restart), AutoRemove = o.Remove, Tty = o.Tty, OpenStdin = o.Interactive,
+                StopSignal = o.StopSignal is { } s ? Signals.Name(Signals.Parse(s)) : "SIGTERM", StopTimeout = o.StopTimeout,
+                Log = ParseLogOptions(o.LogOpts),
+            });
+            return dirs;
+        }
+        catch
+        {
+            dirs.Delete();
+            throw;
+        }
+    }
+
+    /// <summary>Builds the spec from the image and flags, writes config.json and the /etc files.</summary>
+    Spec WriteSpec(RunOptions o, ContainerDirs dirs, CgroupLayout layout)
+    {
+        var paths = new ContainerPaths(dirs.Rootfs, dirs.Upper, dirs.Work, dirs.File("hostname"), dirs.File("hosts"), dirs.File("resolv.conf"));
         var image = new ImageStore(stateRoot).Resolve(o.Image);
         var c = image.Config.Config;
         var defaults = new ImageDefaults
         {
             Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
         };
-        return SpecGenerator.Generate(o, defaults, image.LayerDirs, id, paths, p => ImageStore.ReadFile(image, p),
-            o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);
+        var spec = SpecGenerator.Generate(o with { Name = ContainerStore.Read(dirs.Path)?.Name ?? o.Name }, defaults, image.LayerDirs, dirs.Id, paths,
+            p => ImageStore.ReadFile(image, p), o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);
+        WriteEtcFiles(paths, spec.Hostname!, o.Network);
+        // The OCI document of the container, for people and later commands (start, restart, inspect).
+        File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
+        if (trace.Enabled)
+            trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
+                $"The OCI runtime spec of container {dirs.Id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");
+        ContainerStore.Update(dirs.Path, s =>
+        {
+            s.Command = [.. spec.Process?.Args ?? []];
+            s.ImageId = image.Id;
+            if (o.StopSignal is null && c.StopSignal is { Length: > 0 } imageSignal) s.StopSignal = Signals.Name(Signals.Parse(imageSignal));
+        });
+        return spec;
+    }
+
+    static LogOptions ParseLogOptions(IReadOnlyList<string> opts)
+    {
+        var log = new LogOptions();
+        foreach (var opt in opts)
+        {
+            var (key, value) = opt.Split('=', 2) is [var k, var v] ? (k, v) : (opt, "");
+            switch (key)
+            {
+                case "max-size":
+                    log.MaxSize = value == "-1" ? 0 : ResourceParser.ParseSize("--log-opt max-size", value);
+                    break;
+                case "max-file":
+                    if (!int.TryParse(value, out var n) || n < 1) throw RuntimeError.Plain($"invalid value for max-file: {value}");
+                    log.MaxFiles = n;
+                    break;
+                default:
+                    throw RuntimeError.Plain($"unknown log opt '{key}' for json-file log driver");
+            }
+        }
+        if (log.MaxFiles > 1 && log.MaxSize == 0) throw RuntimeError.Plain("max-file cannot be set without max-size");
+        return log;
     }
 
     static void WriteEtcFiles(ContainerPaths paths, string hostname, string network)

@@ -28,6 +28,12 @@ public sealed record RunOptions
     public IReadOnlyList<string> Tmpfs { get; init; } = [];
     public int? OomScoreAdj { get; init; }
     public IReadOnlyList<string> Devices { get; init; } = [];
+    /// <summary>--restart: no, always, unless-stopped, on-failure[:N].</summary>
+    public string? Restart { get; init; }
+    public string? StopSignal { get; init; }
+    public int? StopTimeout { get; init; }
+    /// <summary>--log-opt max-size=10m, max-file=3.</summary>
+    public IReadOnlyList<string> LogOpts { get; init; } = [];
 }
 
 /// <summary>docker's resource flags as typed (units and all); <see cref="ResourceParser"/> checks them.</summary>

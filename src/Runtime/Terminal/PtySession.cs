@@ -9,12 +9,15 @@ namespace Inception.Runtime.Terminal;
 /// </summary>
 public sealed unsafe class PtySession : IDisposable
 {
+    /// <summary>Receives a copy of everything the container writes to its terminal (for its log).</summary>
+    public delegate void OutputSink(ReadOnlySpan<byte> data);
+
     readonly int _master;
     readonly Thread _output;
     Libc.Termios _saved;
     readonly bool _restore;
 
-    PtySession(int master, bool interactive)
+    PtySession(int master, bool interactive, OutputSink? tee)
     {
         _master = master;
         if (Libc.isatty(0) == 1)
@@ -29,13 +32,13 @@ public sealed unsafe class PtySession : IDisposable
             }
         }
         Resize();
-        _output = new Thread(() => Copy(_master, 1)) { IsBackground = true, Name = "pty-out" };
+        _output = new Thread(() => Copy(_master, 1, tee)) { IsBackground = true, Name = "pty-out" };
         _output.Start();
         if (interactive)
-            new Thread(() => Copy(0, _master)) { IsBackground = true, Name = "pty-in" }.Start();
+            new Thread(() => Copy(0, _master, null)) { IsBackground = true, Name = "pty-in" }.Start();
     }
 
-    public static PtySession Begin(int master, bool interactive) => new(master, interactive);
+    public static PtySession Begin(int master, bool interactive, OutputSink? tee = null) => new(master, interactive, tee);
 
     /// <summary>The host terminal's size, if stdin or stdout is a terminal.</summary>
     public static (ushort Rows, ushort Cols)? HostSize()
@@ -59,7 +62,9 @@ public sealed unsafe class PtySession : IDisposable
     /// every slave fd is closed).</summary>
     public void Drain() => _output.Join(TimeSpan.FromSeconds(2));
 
-    static void Copy(int from, int to)
+    /// <summary>Copies <paramref name="from"/> to <paramref name="to"/> (-1: nowhere) until end of file or
+    /// an error, handing each chunk to <paramref name="tee"/> too.</summary>
+    public static void Copy(int from, int to, OutputSink? tee)
     {
         var buf = new byte[16384];
         fixed (byte* p = buf)
@@ -69,7 +74,8 @@ public sealed unsafe class PtySession : IDisposable
                 nint n = Libc.read(from, p, (nuint)buf.Length);
                 if (n < 0 && Libc.Errno == 4) continue;
                 if (n <= 0) return;
-                for (nint off = 0; off < n;)
+                tee?.Invoke(new ReadOnlySpan<byte>(p, (int)n));
+                for (nint off = 0; to >= 0 && off < n;)
                 {
                     nint w = Libc.write(to, p + off, (nuint)(n - off));
                     if (w < 0 && Libc.Errno == 4) continue;

@@ -43,7 +43,7 @@ public sealed class BadInputTests : ContainerTest
     public void UnknownNetwork() => OneLine(Run("run", "--rm", "--network", "nosuch", "busybox", "true"), 125, "network nosuch not found");
 
     [Test]
-    public void DetachIsNotAvailableYet() => OneLine(Run("run", "-d", "busybox", "true"), 125, "--detach");
+    public void BadRestartPolicy() => OneLine(Run("run", "-d", "--restart", "sometimes", "busybox", "true"), 125, "invalid restart policy");
 
     [Test]
     public void NonRootUserIsRefused()
