@@ -4,8 +4,10 @@ namespace Inception.Runtime.Tests.Integration;
 
 /// <summary>
 /// podman (with conmon) driving incrun-oci as its OCI runtime, as `podman --runtime incrun-oci` would:
-/// podman's storage, run root and the runtime's state root all live in a temp dir of the fixture's own
-/// (vfs storage: no host mounts), the image is a busybox rootfs tar imported with `podman import`.
+/// podman's storage and run root live in a temp dir of the fixture's own (vfs storage: no host mounts),
+/// the image is a busybox rootfs tar imported with `podman import`. The runtime keeps its default state
+/// root, /run/incrun-oci: podman's cleanup process (run by conmon when a container exits) calls the
+/// runtime without podman's --runtime-flag options, and conmon passes no environment on.
 /// </summary>
 [NonParallelizable]
 public sealed class PodmanTests : ContainerTest
@@ -24,8 +26,6 @@ public sealed class PodmanTests : ContainerTest
             "podman and conmon are required (./build.sh installs them)");
         _b = new OciBundle();
         var d = _b.Dir;
-        // The runtime's state root through the environment: podman's cleanup process (run by conmon when the
-        // container exits) calls the runtime without podman's --runtime-flag options.
         _global = ["--root", $"{d}/storage", "--runroot", $"{d}/runroot", "--storage-driver", "vfs", "--runtime", _b.Link,
             "--runtime-flag", "log-format=json", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
         var tar = Path.Combine(d, "rootfs.tar");
@@ -48,23 +48,39 @@ public sealed class PodmanTests : ContainerTest
     public void NothingRunsAndTheRuntimeRootIsEmpty()
     {
         if (!Incrun.IsRoot) return;
-        var ps = Podman("ps", "-aq");
-        // conmon's cleanup command deletes the runtime's container just after the container exits
-        for (int i = 0; i < 200 && Directory.Exists(_b.Root) && Directory.GetFileSystemEntries(_b.Root).Length > 0; i++) Thread.Sleep(25);
-        var left = Directory.Exists(_b.Root) ? Directory.GetFileSystemEntries(_b.Root) : [];
+        var ps = Podman("ps", "-aq", "--no-trunc");
+        _ids.AddRange(ps.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Podman("rm", "-af", "-t", "0");
+        // conmon's cleanup command deletes the runtime's container just after the container exits
+        bool Left(string id) => Directory.Exists(Path.Combine(RuntimeRoot, id));
+        for (int i = 0; i < 200 && _ids.Any(Left); i++) Thread.Sleep(25);
+        var left = _ids.Where(Left).ToList();
+        _ids.Clear();
         Assert.That(ps.Stdout.Trim(), Is.Empty, "podman containers left");
         Assert.That(left, Is.Empty, "incrun-oci state left");
     }
 
-    RunResult Podman(params string[] args)
+    const string RuntimeRoot = "/run/incrun-oci";
+    readonly List<string> _ids = [];
+
+    RunResult Podman(params string[] args) =>
+        Incrun.Exec(Incrun.StartInfo([.. _global, .. args], "/usr/bin/podman"), null, TimeSpan.FromSeconds(120));
+
+    /// <summary>incrun-oci state of a container podman made.</summary>
+    System.Text.Json.Nodes.JsonObject State(string id)
     {
-        var psi = Incrun.StartInfo([.. _global, .. args], "/usr/bin/podman");
-        psi.Environment["INCRUN_OCI_ROOT"] = _b.Root;
-        return Incrun.Exec(psi, null, TimeSpan.FromSeconds(120));
+        var r = Incrun.Exec(Incrun.StartInfo(["--root", RuntimeRoot, "state", id], _b.Link), null, TimeSpan.FromSeconds(30));
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        return System.Text.Json.Nodes.JsonNode.Parse(r.Stdout)!.AsObject();
     }
 
-    RunResult PodmanRun(params string[] args) => Podman(["run", "--rm", .. Limits, .. args]);
+    RunResult PodmanRun(params string[] args)
+    {
+        var cidFile = Path.Combine(_b.Dir, $"cid-{Guid.NewGuid():N}");
+        var r = Podman(["run", "--rm", "--cidfile", cidFile, .. Limits, .. args]);
+        if (File.Exists(cidFile)) _ids.Add(File.ReadAllText(cidFile).Trim());
+        return r;
+    }
 
     [Test]
     public void RunEchoAndExitCode()
@@ -103,7 +119,8 @@ public sealed class PodmanTests : ContainerTest
             "sh", "-c", "echo started; trap 'echo bye; exit 3' TERM; while true; do sleep 0.1; done"]);
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         var id = r.Stdout.Trim();
-        var state = _b.State(id);
+        _ids.Add(id);
+        var state = State(id);
         Assert.That((string?)state["status"], Is.EqualTo("running"));
         var pidsDir = Directory.Exists("/sys/fs/cgroup/pids") ? "/sys/fs/cgroup/pids" : "/sys/fs/cgroup";
         var cgroup = Path.Combine(pidsDir, "libpod_parent", $"libpod-{id}");
