@@ -6,7 +6,7 @@
 #   bench/oci.sh [INCRUN_BINARY]
 set -euo pipefail
 INCRUN=${1:-incrun}
-INCRUN=$(command -v "$INCRUN")
+INCRUN=$(realpath "$(command -v "$INCRUN")")
 RUNS=${RUNS:-60}
 command -v hyperfine >/dev/null || { echo "bench: hyperfine is required (apt-get install hyperfine)" >&2; exit 1; }
 command -v runc >/dev/null || { echo "bench: runc is required (apt-get install runc)" >&2; exit 1; }

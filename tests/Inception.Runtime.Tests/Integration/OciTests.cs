@@ -162,6 +162,8 @@ public sealed class OciTests : ContainerTest
     public void RunInTheForegroundReturnsTheExitStatus()
     {
         _b.Args("sh", "-c", "echo hello from $(hostname); exit 7");
+        // as `runc spec` writes them: ambient capabilities without inheritable ones (raised best effort)
+        _b.Edit(c => c["process"]!["capabilities"]!["ambient"] = new JsonArray("CAP_KILL"));
         var r = _b.Oci("run", "-b", _b.Bundle, "fg");
         Assert.That(r.ExitCode, Is.EqualTo(7), r.ToString());
         Assert.That(r.Stdout, Is.EqualTo("hello from incrun\n"));
