@@ -12,7 +12,7 @@ namespace Inception.Runtime.Cli.Commands;
 static class ContainerCommands
 {
     public static IEnumerable<Command> Create() =>
-        [Ps(), Start(), Stop(), Restart(), Kill(), Rm(), Wait(), Inspect(), Logs(), Pause(), Unpause(), Top(), Rename()];
+        [Ps(), Start(), Stop(), Restart(), Kill(), Rm(), Wait(), Inspect(), Logs(), Pause(), Unpause(), Top(), Rename(), Attach(), Cp()];
 
     static Lifecycle Life(ParseResult r) => new(r.GetValue(GlobalOptions.Root)!);
 
@@ -198,6 +198,62 @@ static class ContainerCommands
         var containers = Containers();
         var cmd = new Command("unpause", "Unpause all processes within one or more containers") { containers };
         cmd.SetAction(r => Output.Guard(() => ForEach(r, containers, (l, c) => l.Unpause(c))));
+        return cmd;
+    }
+
+    static Command Attach()
+    {
+        var noStdin = new Option<bool>("--no-stdin") { Description = "Do not attach STDIN" };
+        var sigProxy = new Option<bool>("--sig-proxy") { Description = "Proxy received signals to the container (non-TTY)", DefaultValueFactory = _ => true };
+        var container = new Argument<string>("CONTAINER");
+        var cmd = new Command("attach", "Attach this terminal to a running container's input and output (detach: Ctrl-P Ctrl-Q)") { noStdin, sigProxy, container };
+        cmd.SetAction(r => Output.Guard(() =>
+        {
+            var c = Life(r).Find(r.GetValue(container)!);
+            if (!c.Supervised || !c.State.IsActive) return Output.Fail("You cannot attach to a stopped container, start it first", 1);
+            var registrations = new List<System.Runtime.InteropServices.PosixSignalRegistration>();
+            if (!c.State.Tty && r.GetValue(sigProxy))
+                foreach (var sig in new[] { 2, 15, 1 })
+                    registrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create((System.Runtime.InteropServices.PosixSignal)sig, ctx =>
+                    {
+                        ctx.Cancel = true;
+                        if (ContainerStore.Read(c.Dir)?.Pid is > 0 and var pid) Native.Libc.kill(pid, sig);
+                    }));
+            try
+            {
+                var end = Terminal.AttachClient.Run(c.Dir, c.State.Tty, c.State.OpenStdin && !r.GetValue(noStdin));
+                if (end == Terminal.AttachClient.End.Detached) return 0;
+                ContainerDirs.WaitUnlocked(c.Dir, TimeSpan.FromSeconds(10));
+                var state = ContainerStore.Read(c.Dir);
+                return state is { IsActive: false } ? state.ExitCode : 0;
+            }
+            finally { foreach (var reg in registrations) reg.Dispose(); }
+        }));
+        return cmd;
+    }
+
+    static Command Cp()
+    {
+        var src = new Argument<string>("SRC") { Description = "CONTAINER:PATH or a host path" };
+        var dest = new Argument<string>("DEST") { Description = "CONTAINER:PATH or a host path" };
+        var cmd = new Command("cp", "Copy files/folders between a running container and the host") { src, dest };
+        cmd.SetAction(r => Output.Guard(() =>
+        {
+            var (from, to) = (r.GetValue(src)!, r.GetValue(dest)!);
+            static (string? Container, string Path) SplitArg(string a) =>
+                a.IndexOf(':') is var i and > 0 && !a[..i].Contains('/') ? (a[..i], a[(i + 1)..]) : (null, a);
+            var (fc, fp) = SplitArg(from);
+            var (tc, tp) = SplitArg(to);
+            if ((fc is null) == (tc is null))
+                return Output.Fail("copying between containers or between host paths is not supported: use CONTAINER:PATH on one side", 1);
+            var life = Life(r);
+            var c = life.Find(fc ?? tc!);
+            if (!c.Supervised || c.State.Pid <= 0 || !c.State.IsActive)
+                return Output.Fail($"cp works on running containers only for now: start {c.State.Name} first", 1);
+            if (fc is not null) ContainerCopy.OutOf(c.State.Pid, fp, tp);
+            else ContainerCopy.Into(c.State.Pid, fp, tp);
+            return 0;
+        }));
         return cmd;
     }
 

@@ -88,6 +88,7 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
         var fds = new List<int>();           // fds of ours to close at the end
         var relays = new List<Thread>();
         JsonLogWriter? log = null;
+        AttachServer? attach = null;
         Spec? spec = null;
         bool started = false;
         try
@@ -102,13 +103,13 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
             int devNull = Open("/dev/null", fds);
             StdioFds stdio;
             int outRead = -1, errRead = -1, childOut = -1, childErr = -1;
-            int stdin = devNull;
+            int stdin = devNull, stdinWrite = -1;
             if (plan.Interactive && !plan.Tty)
             {
                 if (mode == StdioMode.Detached)
                 {
                     // the write end stays open for as long as we run, so the container's stdin does not end
-                    stdin = Pipe(fds).Read;
+                    (stdin, stdinWrite) = Pipe(fds);
                 }
                 else stdin = 0;
             }
@@ -133,16 +134,18 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
             spec = plan.BuildSpec();
             container.Configure(spec);
 
+            // detached: clients of `incrun attach` get the output and feed stdin
+            attach = mode == StdioMode.Detached ? new AttachServer(dirs.Path, stdinWrite, plan.Tty ? container.PtyMaster : -1) : null;
             if (outRead >= 0)
             {
-                relays.Add(Relay(outRead, "stdout", log, mode == StdioMode.Echo ? 1 : -1));
-                relays.Add(Relay(errRead, "stderr", log, mode == StdioMode.Echo ? 2 : -1));
+                relays.Add(Relay(outRead, "stdout", log, attach, mode == StdioMode.Echo ? 1 : -1));
+                relays.Add(Relay(errRead, "stderr", log, attach, mode == StdioMode.Echo ? 2 : -1));
             }
             PtySession? session = null;
             if (plan.Tty && mode != StdioMode.Detached)
                 session = PtySession.Begin(container.PtyMaster, plan.Interactive, log is null ? null : d => log.Write("stdout", d));
             else if (plan.Tty)
-                relays.Add(Relay(container.PtyMaster, "stdout", log, -1));
+                relays.Add(Relay(container.PtyMaster, "stdout", log, attach, -1));
             using var __ = session;
 
             var registrations = new List<PosixSignalRegistration>();
@@ -172,6 +175,7 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
                 int status = container.Wait();
                 session?.Drain();
                 foreach (var t in relays) t.Join(TimeSpan.FromSeconds(2));
+                attach?.Dispose();
                 bool oom = status == 137 && cgroup.OomKilled();
                 RecordExit(status, oom, null);
                 if (oom)
@@ -202,6 +206,7 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
         {
             cgroup.Remove();   // after the container's processes are gone (its Dispose reaped init)
             Network.ContainerCleanup.Run(stateRoot, dirs.Path);
+            attach?.Dispose();
             foreach (var fd in fds) Libc.close(fd);
             log?.Dispose();
         }
@@ -220,9 +225,14 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
 
     /// <summary>Copies one output stream to the log (and to incrun's own fd). The fd stays open until
     /// the run ends, so a relay still reading never sees a reused fd number.</summary>
-    static Thread Relay(int from, string stream, JsonLogWriter? log, int echo)
+    static Thread Relay(int from, string stream, JsonLogWriter? log, AttachServer? attach, int echo)
     {
-        var t = new Thread(() => PtySession.Copy(from, echo, log is null ? null : d => log.Write(stream, d)))
+        byte kind = stream == "stderr" ? AttachFrame.Stderr : AttachFrame.Stdout;
+        var t = new Thread(() => PtySession.Copy(from, echo, d =>
+            {
+                log?.Write(stream, d);
+                attach?.Broadcast(kind, d);
+            }))
             { IsBackground = true, Name = $"relay-{stream}" };
         t.Start();
         return t;

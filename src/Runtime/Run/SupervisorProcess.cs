@@ -87,7 +87,12 @@ internal static class SupervisorProcess
             var spec = dirs.ReadSpec() ?? throw RuntimeError.Plain($"config.json of container {dirs.Id} is missing or invalid");
             if (state is null) throw RuntimeError.Plain($"state.json of container {dirs.Id} is missing");
             new Supervisor(stateRoot, dirs, NoTrace.Instance).RunWithRestarts(StartPlan.FromSpec(spec, state), StdioMode.Detached,
-                pid => Report($"ok {pid}"));
+                pid =>
+                {
+                    Report($"ok {pid}");
+                    // from here on the supervisor mostly waits: give back the start-up code's pages
+                    MemoryTrim.DropCleanExecutablePages();
+                });
         }
         catch (RuntimeError e)
         {

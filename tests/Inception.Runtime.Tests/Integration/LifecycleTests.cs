@@ -293,4 +293,42 @@ public sealed class LifecycleTests : ContainerTest
         using var inspect = JsonDocument.Parse(Run("inspect", "fmt").Stdout);
         Assert.That(inspect.RootElement[0].GetProperty("Config").GetProperty("Cmd")[0].GetString(), Is.EqualTo("sleep"));
     }
+
+    [Test]
+    public void AttachRelaysOutputAndStdin()
+    {
+        Detach("-i", "--name", "echoer", "busybox", "sh", "-c", "while read line; do echo got:$line; [ \"$line\" = quit ] && exit 4; done");
+        var r = Incrun.RunWith("hello\nquit\n", TimeSpan.FromSeconds(30), "attach", "echoer");
+        Assert.That(r.Stdout, Is.EqualTo("got:hello\ngot:quit\n"), r.ToString());
+        Assert.That(r.ExitCode, Is.EqualTo(4), "attach returns the container's exit code");
+        Assert.That(Run("attach", "echoer").Stderr.Trim(), Is.EqualTo("incrun: You cannot attach to a stopped container, start it first"));
+    }
+
+    [Test]
+    public void CpCopiesBothWaysAndStaysInsideTheContainer()
+    {
+        var host = Path.Combine(Path.GetTempPath(), $"incrun-cp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Path.Combine(host, "tree", "sub"));
+        try
+        {
+            File.WriteAllText(Path.Combine(host, "tree", "sub", "f.txt"), "payload");
+            File.SetUnixFileMode(Path.Combine(host, "tree", "sub", "f.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            // /escape is a symlink to the host-looking path /tmp/../..; a copy into it must land in the container
+            Detach("--name", "box", "busybox", "sh", "-c", "mkdir -p /data; ln -s / /escape; echo inside > /data/in.txt; exec sleep 100");
+            WaitFor(() => Run("top", "box").Stdout.Contains("sleep 100"), "the container to be ready");
+            Assert.That(Run("cp", Path.Combine(host, "tree"), "box:/data").ExitCode, Is.EqualTo(0));
+            var check = Run("cp", "box:/data/tree/sub/f.txt", Path.Combine(host, "back.txt"));
+            Assert.That(check.ExitCode, Is.EqualTo(0), check.ToString());
+            Assert.That(File.ReadAllText(Path.Combine(host, "back.txt")), Is.EqualTo("payload"));
+            Assert.That(File.GetUnixFileMode(Path.Combine(host, "back.txt")).HasFlag(UnixFileMode.UserExecute), Is.True);
+            Assert.That(Run("cp", "box:/data", Path.Combine(host, "out")).ExitCode, Is.EqualTo(0));
+            Assert.That(File.ReadAllText(Path.Combine(host, "out", "in.txt")), Is.EqualTo("inside\n"));
+            var marker = $"incrun-cp-escape-{Guid.NewGuid():N}";
+            File.WriteAllText(Path.Combine(host, marker), "x");
+            Assert.That(Run("cp", Path.Combine(host, marker), "box:/escape/tmp").ExitCode, Is.EqualTo(0));
+            Assert.That(File.Exists(Path.Combine("/tmp", marker)), Is.False, "the symlink resolved inside the container");
+            Assert.That(Run("cp", "box:/nope", host).Stderr.Trim(), Is.EqualTo("incrun: Could not find the file /nope in container"));
+        }
+        finally { Directory.Delete(host, true); }
+    }
 }
