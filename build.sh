@@ -13,8 +13,9 @@ OUT=$ROOT/artifacts
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # gcc/zlib: NativeAOT links with them; busybox-static: the local image; util-linux: script/setpriv
-# for tests; hyperfine/runc: benchmarks; podman/conmon: the engine the incrun-oci tests drive.
-PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip podman conmon)
+# for tests; hyperfine/runc: benchmarks; podman/conmon: the engine the incrun-oci tests drive;
+# nftables: NAT and published ports (libnftables) of bridge networks.
+PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip podman conmon nftables)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -73,6 +74,6 @@ case "${1:-all}" in
   all) deps; build; install_bin; images ;;
   build) deps; build ;;
   test) deps; build; run_tests ;;
-  bench) deps; build; install_bin; images; bench/startup.sh "$PREFIX/bin/incrun" ;;
+  bench) deps; build; install_bin; images; bench/startup.sh "$PREFIX/bin/incrun"; bench/exec.sh "$PREFIX/bin/incrun" ;;
   *) echo "usage: ./build.sh [test|bench|build]" >&2; exit 2 ;;
 esac

@@ -9,6 +9,9 @@ if (Environment.GetEnvironmentVariable(InitProcess.BundleVariable) is { } bundle
 // Supervisor mode: the detached container's own supervisor (see Run/SupervisorProcess).
 if (Environment.GetEnvironmentVariable(Inception.Runtime.Run.SupervisorProcess.Variable) is { } containerDir)
     return Inception.Runtime.Run.SupervisorProcess.Main(containerDir);
+// exec-init: the C part has joined a running container's namespaces before the runtime started.
+if (Environment.GetEnvironmentVariable(ExecInit.Variable) is not null)
+    return ExecInit.Run();
 
 // The runc-compatible OCI runtime: argv[0] is incrun-oci (a symlink), or `incrun oci VERB`.
 if (OciCommand.Matches(args, out var ociArgs))
@@ -23,9 +26,12 @@ foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) 
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(RunCommand.Create(create: true));
 foreach (var c in ContainerCommands.Create()) root.Subcommands.Add(c);
+root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ImagesCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(NetworkCommand.Create());
+root.Subcommands.Add(PortCommand.Create());
 root.Subcommands.Add(VersionCommand.Create());
 
 var result = root.Parse(RunCommand.SplitAtImage(args));

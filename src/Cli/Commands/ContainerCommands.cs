@@ -103,6 +103,7 @@ static class ContainerCommands
             ContainerState.Paused when c.Supervised => $"Up {Humanize.Duration(now - (s.StartedAt ?? now))} (Paused)",
             ContainerState.Restarting when c.Supervised => $"Restarting ({s.ExitCode}) {Humanize.Duration(now - (s.FinishedAt ?? now))} ago",
             ContainerState.CreatedStatus => "Created",
+            ContainerState.Starting when c.Supervised => "Starting",
             _ => $"Exited ({s.ExitCode}) {Humanize.Duration(now - (s.FinishedAt ?? now))} ago",
         };
     }
@@ -382,6 +383,18 @@ static class ContainerCommands
                 ["ReadonlyRootfs"] = spec?.Root?.Readonly ?? false,
                 ["CapAdd"] = null,
             },
+            ["Mounts"] = new JsonArray([.. (spec?.Mounts ?? [])
+                .Where(m => m.Type == "bind" && m.Source is { } src && !src.StartsWith(c.Dir, StringComparison.Ordinal))
+                .Select(m => (JsonNode?)new JsonObject
+                {
+                    ["Type"] = "bind",
+                    ["Source"] = m.Source,
+                    ["Destination"] = m.Destination,
+                    ["Mode"] = "",
+                    ["RW"] = !(m.Options?.Contains("ro") ?? false),
+                    ["Propagation"] = "rprivate",
+                })]),
+            ["NetworkSettings"] = NetworkSettings(c, spec),
             ["Config"] = new JsonObject
             {
                 ["Hostname"] = spec?.Hostname ?? "",
@@ -395,6 +408,19 @@ static class ContainerCommands
                 ["StopSignal"] = s.StopSignal,
                 ["StopTimeout"] = s.StopTimeout,
             },
+        };
+    }
+
+    /// <summary>docker's NetworkSettings: the container's network namespace mode and addresses.</summary>
+    static JsonObject NetworkSettings(ContainerEntry c, Oci.Spec? spec)
+    {
+        bool ownNetns = spec?.Linux?.Namespaces?.Any(n => n.Type == "network") ?? false;
+        return new JsonObject
+        {
+            ["SandboxKey"] = ownNetns && c.Supervised && c.State.Pid > 0 ? $"/proc/{c.State.Pid}/ns/net" : "",
+            ["IPAddress"] = "",
+            ["Ports"] = new JsonObject(),
+            ["Networks"] = new JsonObject { [ownNetns ? "none" : "host"] = new JsonObject() },
         };
     }
 

@@ -10,25 +10,30 @@ static class RunCommand
          "--cap-add", "--cap-drop", "--security-opt", "--memory", "--memory-reservation", "--memory-swap", "--kernel-memory",
          "--cpus", "--cpu-shares", "--cpu-quota", "--cpu-period", "--cpuset-cpus", "--cpuset-mems", "--pids-limit", "--cgroup-parent",
          "--blkio-weight", "--device-read-bps", "--device-write-bps", "--device-read-iops", "--device-write-iops",
-         "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj", "--device", "--restart", "--stop-signal", "--stop-timeout", "--log-opt"];
-    const string ShortWithValue = "ewuhvmc";
+         "--ulimit", "--sysctl", "--tmpfs", "--oom-score-adj", "--device", "--restart", "--stop-signal", "--stop-timeout", "--log-opt",
+         "--publish", "--network-alias", "--net-alias"];
+    const string ShortWithValue = "ewuhvmcp";
+    static readonly HashSet<string> ExecLongWithValue = ["--env", "--env-file", "--workdir", "--user", "--detach-keys", "--root"];
+    const string ExecShortWithValue = "ewu";
 
     /// <summary>What follows IMAGE, exactly as typed (set by <see cref="SplitAtImage"/>).</summary>
     internal static string[]? VerbatimCommand { get; set; }
 
     /// <summary>
-    /// docker's rule: options end at IMAGE, and everything after it reaches the container untouched.
+    /// docker's rule: options end at IMAGE (for <c>exec</c>: at CONTAINER), and everything after it reaches the container untouched.
     /// The parser would still split bundles (<c>grep -it</c>), <c>--opt=value</c> and drop <c>--</c> after
     /// IMAGE, so the command line is cut after IMAGE here and only the head is parsed.
     /// </summary>
     public static string[] SplitAtImage(string[] args)
     {
         int i = 0;
-        for (; i < args.Length && args[i] is not ("run" or "create"); i++)
+        for (; i < args.Length && args[i] is not ("run" or "create" or "exec"); i++)
         {
             if (!args[i].StartsWith('-')) return args;     // another command
             if (args[i] == "--root") i++;
         }
+        if (i >= args.Length) return args;
+        var (longWithValue, shortWithValue) = args[i] == "exec" ? (ExecLongWithValue, ExecShortWithValue) : (LongWithValue, ShortWithValue);
         for (i++; i < args.Length; i++)
         {
             var a = args[i];
@@ -36,11 +41,11 @@ static class RunCommand
             if (a.Length < 2 || a[0] != '-') break;
             if (a.StartsWith("--"))
             {
-                if (!a.Contains('=') && LongWithValue.Contains(a)) i++;
+                if (!a.Contains('=') && longWithValue.Contains(a)) i++;
                 continue;
             }
             for (int k = 1; k < a.Length; k++)
-                if (ShortWithValue.Contains(a[k]))
+                if (shortWithValue.Contains(a[k]))
                 {
                     if (k == a.Length - 1) i++;           // -e VALUE (else -eVALUE)
                     break;
@@ -70,7 +75,10 @@ static class RunCommand
         var hostname = new Option<string?>("--hostname", "-h") { Description = "Container host name" };
         var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro])" };
         var entrypoint = new Option<string?>("--entrypoint") { Description = "Overwrite the default ENTRYPOINT of the image" };
-        var network = new Option<string>("--network", "--net") { Description = "Connect a container to a network: none (default) or host", DefaultValueFactory = _ => "none" };
+        var network = new Option<string>("--network", "--net") { Description = "Connect a container to a network: bridge (default), none, host, container:<name|id>, or a network's name", DefaultValueFactory = _ => "bridge" };
+        var publish = new Option<string[]>("--publish", "-p") { Description = "Publish a container's port to the host ([ip:][hostPort:]containerPort[/tcp|udp])" };
+        var publishAll = new Option<bool>("--publish-all", "-P") { Description = "Publish all exposed ports to free host ports" };
+        var networkAlias = new Option<string[]>("--network-alias", "--net-alias") { Description = "Add a network-scoped alias for the container (user networks)" };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the container's root filesystem as read only" };
         var capAdd = new Option<string[]>("--cap-add") { Description = "Add Linux capabilities (e.g. SYS_ADMIN, or ALL)" };
         var capDrop = new Option<string[]>("--cap-drop") { Description = "Drop Linux capabilities (e.g. NET_RAW, or ALL)" };
@@ -109,7 +117,7 @@ static class RunCommand
 
         var cmd = new Command(create ? "create" : "run", create ? "Create a new container (start it with incrun start)" : "Create and run a new container from an image")
         {
-            interactive, tty, rm, restart, stopSignal, stopTimeout, logOpt, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, readOnly,
+            interactive, tty, rm, restart, stopSignal, stopTimeout, logOpt, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, publish, publishAll, networkAlias, readOnly,
             capAdd, capDrop, privileged, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
             cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, blkioWeight, readBps, writeBps,
             readIops, writeIops, ulimit, sysctl, tmpfs, oomScoreAdj, device, image, command,
@@ -134,6 +142,9 @@ static class RunCommand
                 Volumes = r.GetValue(volume) ?? [],
                 Entrypoint = r.GetValue(entrypoint),
                 Network = r.GetValue(network)!,
+                Publish = r.GetValue(publish) ?? [],
+                PublishAll = r.GetValue(publishAll),
+                NetworkAliases = r.GetValue(networkAlias) ?? [],
                 ReadOnly = r.GetValue(readOnly),
                 CapAdd = r.GetValue(capAdd) ?? [],
                 CapDrop = r.GetValue(capDrop) ?? [],

@@ -12,7 +12,6 @@ public sealed class ContainerCgroup
 {
     readonly CgroupLayout _layout;
     readonly string _relative;          // e.g. incrun/<id>
-    readonly List<string> _dirs = [];   // the container's directory in each hierarchy
 
     public ContainerCgroup(CgroupLayout layout, string relativePath)
     {
@@ -49,7 +48,6 @@ public sealed class ContainerCgroup
                 // (checked even for existing levels, which a parallel incrun may have just recreated).
                 if (!_layout.UseV2 && File.Exists(Path.Combine(dir, "cpuset.cpus"))) InheritCpuset(parent, dir);
             }
-            _dirs.Add(dir);
         }
         if (resources is not null) Update(resources);
     }
@@ -101,7 +99,8 @@ public sealed class ContainerCgroup
 
     /// <summary>fds through which the C part places the container's init at clone time: v1 "tasks" files
     /// (the child writes "0" while single-threaded) or the v2 directory (clone3 CLONE_INTO_CGROUP). A pid
-    /// written to cgroup.procs instead would wait for an RCU grace period (10-20 ms).</summary>
+    /// written to cgroup.procs instead would wait for an RCU grace period (10-20 ms). Also how `exec`
+    /// joins a running container's existing cgroup.</summary>
     public Container.CgroupHandles OpenJoinHandles()
     {
         if (_layout.UseV2)
@@ -111,8 +110,9 @@ public sealed class ContainerCgroup
             return fd < 0 ? throw new RuntimeError("open", dir, Native.Libc.Errno) : new([], fd);
         }
         var fds = new List<int>();
-        foreach (var dir in _dirs)
+        foreach (var root in Roots)
         {
+            var dir = Path.Combine(root, _relative);
             var tasks = Path.Combine(dir, "tasks");
             int fd = Native.Libc.open(tasks, Native.Libc.O_WRONLY | Native.Libc.O_CLOEXEC, 0);
             if (fd < 0)

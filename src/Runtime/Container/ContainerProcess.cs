@@ -30,22 +30,13 @@ public sealed record OciSpawn(int[] PreservedFds, int ExecGate);
 /// docker-like <c>run</c> and the OCI verbs both drive this type. Spawning before the spec is complete
 /// lets the caller resolve the image and write files while init's runtime starts up.
 /// </summary>
-public sealed unsafe class ContainerProcess : IDisposable
+public sealed class ContainerProcess : ChildProcess
 {
     public const int CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
 
-    readonly SyncChannel _sync;
-    int _status = -1;
-
-    public int Pid { get; }
-    /// <summary>The pty master with a terminal, else -1. Owned by this object.</summary>
-    public int PtyMaster { get; private set; } = -1;
-
-    ContainerProcess(int pid, SyncChannel sync, int flags)
+    ContainerProcess(int pid, SyncChannel sync, int flags) : base(pid, sync)
     {
-        Pid = pid;
-        _sync = sync;
         _flags = flags;
     }
 
@@ -88,13 +79,25 @@ public sealed unsafe class ContainerProcess : IDisposable
             env.Add($"{InitProcess.TraceVariable}=1");
             fds.Add(2); // init narrates on the runtime's stderr
         }
-        var (join, pidNs) = OpenJoined(namespaces);
+        // Namespaces named by path (OCI linux.namespaces[].path, and docker's --network container:NAME):
+        // the child setns()es into them before it execs.
+        int[] join; int pidNs;
+        try { (join, pidNs) = OpenJoined(namespaces); }
+        catch { runtimeEnd.Dispose(); initEnd.Dispose(); throw; }
         int pid;
         try
         {
-            pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
-                cgroup.V1Tasks, cgroup.V2Dir, join, pidNs);
+            // Init runs from a copy of the binary that cannot be written to (CVE-2019-5736).
+            var (exe, how) = Security.ReadOnlyBinary.Open();
+            if (trace.Enabled) TraceExe(trace, how);
+            try
+            {
+                pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
+                    cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs);
+            }
+            finally { Security.ReadOnlyBinary.Release(exe); }
         }
+        catch { initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
         finally
         {
             foreach (var fd in join) Libc.close(fd);
@@ -112,14 +115,19 @@ public sealed unsafe class ContainerProcess : IDisposable
         return new ContainerProcess(pid, runtimeEnd, flags);
     }
 
+    static void TraceExe(ITrace trace, string how) =>
+        trace.Step(how == "read-only mount" ? "open_tree" : "memfd_create",
+            how == "read-only mount" ? "\"/proc/self/exe\", OPEN_TREE_CLONE; mount_setattr(MOUNT_ATTR_RDONLY)" : "\"incrun\", MFD_ALLOW_SEALING; F_SEAL_WRITE",
+            0, $"Init will run from a {how} of incrun's binary: a process in the container that reaches it through /proc/PID/exe cannot overwrite the host's binary (CVE-2019-5736).");
+
     /// <summary>Sends init the spec and waits until it has built the root filesystem (throws init's error).</summary>
     /// <param name="hookState">The OCI state JSON given to the createContainer and startContainer hooks init runs.</param>
     public void Configure(Spec spec, string? hookState = null)
     {
         if (CloneFlags(spec.Linux?.Namespaces ?? []) != _flags)
             throw RuntimeError.Plain("the spec's namespaces differ from those the container was spawned with");
-        if (hookState is not null) _sync.Send(SyncKind.HookState, payload: System.Text.Encoding.UTF8.GetBytes(hookState));
-        _sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
+        if (hookState is not null) Sync.Send(SyncKind.HookState, payload: System.Text.Encoding.UTF8.GetBytes(hookState));
+        Sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
         WaitForReady();
     }
 
@@ -127,7 +135,7 @@ public sealed unsafe class ContainerProcess : IDisposable
     {
         while (true)
         {
-            var m = _sync.Receive();
+            var m = Sync.Receive();
             switch (m?.Kind)
             {
                 case SyncKind.Pty: PtyMaster = m.Value.Fd; break;
@@ -142,31 +150,11 @@ public sealed unsafe class ContainerProcess : IDisposable
     /// <summary>Releases init to exec the command; throws the exec error (126/127) if that fails.</summary>
     public void Start()
     {
-        _sync.Send(SyncKind.Go);
-        var m = _sync.Receive();
+        Sync.Send(SyncKind.Go);
+        var m = Sync.Receive();
         if (m is null) return;                      // close-on-exec: the command is running
         if (m.Value.Kind == SyncKind.Error) { Reap(); throw m.Value.Error!; }
         throw RuntimeError.Plain($"sync: unexpected message {m.Value.Kind} from init");
-    }
-
-    /// <summary>Waits for the container's PID 1: its exit code, or 128+N if killed by signal N.</summary>
-    public int Wait()
-    {
-        if (_status >= 0) return _status;
-        int status;
-        while (true)
-        {
-            int r = Libc.waitpid(Pid, &status, 0);
-            if (r == Pid) break;
-            if (r < 0 && Libc.Errno != 4) throw new RuntimeError("waitpid", Pid.ToString(), Libc.Errno);
-        }
-        _status = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
-        return _status;
-    }
-
-    public void Signal(int signal)
-    {
-        if (_status < 0) Libc.kill(Pid, signal);
     }
 
     RuntimeError InitDied()
@@ -175,25 +163,15 @@ public sealed unsafe class ContainerProcess : IDisposable
         return RuntimeError.Plain($"container init exited before it was ready (status {code})");
     }
 
-    int Reap()
-    {
-        Signal(9);
-        return Wait();
-    }
+    bool _released;
+    private protected override bool KillOnDispose => !_released;
 
     /// <summary>Lets go of init without killing it (the OCI <c>create</c>: init waits at its exec gate
     /// after this process exits, and the engine's shim reaps it).</summary>
     public void Release()
     {
-        _status = int.MaxValue;
+        _released = true;
         Dispose();
-    }
-
-    public void Dispose()
-    {
-        if (_status < 0) Reap();
-        _sync.Dispose();
-        if (PtyMaster >= 0) { Libc.close(PtyMaster); PtyMaster = -1; }
     }
 
     /// <summary>fds of the existing namespaces the spec names by path (OCI linux.namespaces[].path): the C
@@ -229,26 +207,30 @@ public sealed unsafe class ContainerProcess : IDisposable
                     throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported");
                 if (ns.Type is not ("pid" or "uts" or "ipc" or "network" or "cgroup"))
                     throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\"");
-                continue;   // joined, not created
+                continue;   // joined by the C part (setns), not created
             }
-            flags |= ns.Type switch
-            {
-                "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
-                "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP,
-                "user" => throw RuntimeError.Plain("user namespaces are not supported yet"),
-                _ => throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\""),
-            };
+            if (ns.Type == "user") throw RuntimeError.Plain("user namespaces are not supported yet");
+            flags |= NamespaceFlag(ns.Type);
         }
         if ((flags & CLONE_NEWNS) == 0) throw RuntimeError.Plain("a mount namespace is required");
         return flags;
     }
 
+    /// <summary>The CLONE_NEW* flag of an OCI namespace type.</summary>
+    internal static int NamespaceFlag(string type) => type switch
+    {
+        "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
+        "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP, "user" => CLONE_NEWUSER,
+        _ => throw RuntimeError.Plain($"unknown namespace type \"{type}\""),
+    };
+
     static readonly (int Flag, string Name, string Word)[] Names =
     [
         (CLONE_NEWPID, "CLONE_NEWPID", "PID"), (CLONE_NEWNS, "CLONE_NEWNS", "mount"), (CLONE_NEWUTS, "CLONE_NEWUTS", "UTS"),
         (CLONE_NEWIPC, "CLONE_NEWIPC", "IPC"), (CLONE_NEWNET, "CLONE_NEWNET", "network"), (CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "cgroup"),
+        (CLONE_NEWUSER, "CLONE_NEWUSER", "user"),
     ];
 
-    static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));
-    static string Describe(int flags) => string.Join(", ", Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Word));
+    internal static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));
+    internal static string Describe(int flags) => string.Join(", ", Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Word));
 }

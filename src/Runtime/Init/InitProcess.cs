@@ -39,50 +39,10 @@ public static unsafe class InitProcess
     public static int Run(string bundle)
     {
         var fds = Layout();
-        Libc.fcntl(fds.Sync, Libc.F_SETFD, Libc.FD_CLOEXEC);
         if (fds.Gate >= 0) Libc.fcntl(fds.Gate, Libc.F_SETFD, Libc.FD_CLOEXEC);
-        using var sync = new SyncChannel(fds.Sync);
-        ITrace trace = NoTrace.Instance;
-        if (Environment.GetEnvironmentVariable(TraceVariable) is not null)
-        {
-            Libc.fcntl(fds.Trace, Libc.F_SETFD, Libc.FD_CLOEXEC);
-            var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fds.Trace, true), FileAccess.Write, 1);
-            trace = new TextTrace(new StreamWriter(stream) { AutoFlush = true }, "init");
-        }
         bool released = false;   // past the exec gate: the runtime that created us is gone
-        try
-        {
-            var first = sync.Receive();
-            string? hookState = null;
-            if (first?.Kind == SyncKind.HookState)
-            {
-                hookState = System.Text.Encoding.UTF8.GetString(first.Value.Payload!);
-                first = sync.Receive();
-            }
-            if (first is null) return 125;              // the runtime went away before sending the spec
-            if (first.Value.Kind != SyncKind.Spec) throw RuntimeError.Plain($"sync: expected the spec, got {first.Value.Kind}");
-            var spec = SpecWire.Decode(first.Value.Payload);
-            ISyscalls sys = trace.Enabled ? new TracingSyscalls(LinuxSyscalls.Instance, trace) : LinuxSyscalls.Instance;
-            Run(spec, bundle, sys, sync, fds, hookState, () => released = true);
-            return 0; // not reached: Run execs
-        }
-        catch (RuntimeError e)
-        {
-            Report(sync, e, released);
-            return e.ExitCode;
-        }
-        catch (Exception e)
-        {
-            Report(sync, RuntimeError.Plain($"init: {e.GetType().Name}: {e.Message}"), released);
-            return 125;
-        }
-    }
-
-    static void Report(SyncChannel sync, RuntimeError e, bool released)
-    {
-        // After the exec gate nobody reads the sync socket: the error goes to the container's stderr.
-        if (released) { try { Console.Error.WriteLine($"incrun-oci: {e.Message}"); } catch (IOException) { } return; }
-        try { sync.Send(SyncKind.Error, e); } catch (RuntimeError) { }
+        return ProcessSetup.Serve("init", fds.Sync, fds.Trace,
+            (spec, sys, sync, hookState) => Run(spec, bundle, sys, sync, fds, hookState, () => released = true), () => released);
     }
 
     static void Run(Spec spec, string bundle, ISyscalls sys, SyncChannel sync, Fds fds, string? hookState, Action released)
@@ -97,7 +57,7 @@ public static unsafe class InitProcess
             ? () => HookRunner.Run(create, "createContainer", hookState ?? "{}", 1, 2)
             : null);
 
-        if (process.Terminal) Terminal.SetupConsole(sync, process.ConsoleSize);
+        if (process.Terminal) Terminal.SetupConsole(sync, process.ConsoleSize, process.User.Uid);
         else Libc.setsid();
 
         foreach (var (name, value) in spec.Linux?.Sysctl ?? [])
@@ -116,27 +76,9 @@ public static unsafe class InitProcess
         if (namespaces.Any(n => n.Type == "network" && n.Path is null))
             Check(sys.InterfaceUp("lo"), "bring up", "lo");
 
-        foreach (var rl in process.Rlimits ?? [])
-            Check(sys.SetRlimit(ProcessLimits.Resource(rl.Type), rl.Soft, rl.Hard), "prlimit", $"{rl.Type}={rl.Soft}:{rl.Hard}");
-        if (process.OomScoreAdj is { } adj) Check(sys.SetOomScoreAdj(adj), "oom_score_adj", adj.ToString());
-
-        var user = process.User;
-        var caps = process.Capabilities;
-        if (caps is not null) CapabilityChanges.DropBounding(sys, caps);
-        Check(sys.SetGroups([.. user.AdditionalGids ?? []]), "setgroups", string.Join(',', user.AdditionalGids ?? []));
-        if (caps is not null) Check(sys.SetKeepCapabilities(true), "prctl", "PR_SET_KEEPCAPS");
-        Check(sys.SetResGid(user.Gid), "setresgid", user.Gid.ToString());
-        Check(sys.SetResUid(user.Uid), "setresuid", user.Uid.ToString());
-        if (caps is not null)
-        {
-            Check(sys.SetKeepCapabilities(false), "prctl", "PR_SET_KEEPCAPS");
-            CapabilityChanges.Apply(sys, caps);
-        }
-        if (process.NoNewPrivileges) Check(sys.SetNoNewPrivileges(), "prctl", "PR_SET_NO_NEW_PRIVS");
-        // A change of credentials clears the parent-death signal: set it again so the container dies with
-        // incrun (not for the OCI front end: its init outlives `create`).
-        if (fds.Gate < 0) Libc.prctl(Libc.PR_SET_PDEATHSIG, 9, 0, 0, 0);
-        Libc.umask(user.Umask ?? 0x12 /* 022 */);
+        ProcessSetup.ApplyLimits(sys, process);
+        var seccomp = spec.Linux?.Seccomp;
+        ProcessSetup.SwitchUser(sys, process, seccomp);
 
         if (Libc.chdir(process.Cwd) < 0) throw new RuntimeError("chdir", process.Cwd, Libc.Errno);
 
@@ -167,11 +109,8 @@ public static unsafe class InitProcess
             if (go.Value.Kind != SyncKind.Go) throw RuntimeError.Plain($"sync: expected go-ahead, got {go.Value.Kind}");
         }
 
-        // Every fd but stdio and the preserved ones closes at exec (the sync socket's close tells the
-        // runtime exec succeeded).
-        Libc.close_range((uint)(3 + Math.Max(fds.Preserved, 0)), uint.MaxValue, Libc.CLOSE_RANGE_CLOEXEC);
-        int r = sys.Exec(executable, process.Args, process.Env);
-        throw ExecLookup.ExecError(process.Args[0], -r);
+        // The preserved fds stay open into the command.
+        throw ProcessSetup.Exec(sys, process, executable, seccomp, keepFds: Math.Max(fds.Preserved, 0));
     }
 
     /// <summary>personality(2) domains of linux.personality.</summary>
@@ -182,8 +121,5 @@ public static unsafe class InitProcess
         _ => throw RuntimeError.Plain($"linux.personality: unknown domain \"{domain}\" (LINUX or LINUX32)"),
     };
 
-    static void Check(int r, string step, string subject)
-    {
-        if (r < 0) throw new RuntimeError(step, subject, -r);
-    }
+    static void Check(int r, string step, string subject) => ProcessSetup.Check(r, step, subject);
 }

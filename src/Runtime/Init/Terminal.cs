@@ -9,7 +9,7 @@ namespace Inception.Runtime.Init;
 /// runtime over the sync socket; the slave becomes init's controlling terminal and stdio.</summary>
 internal static unsafe class Terminal
 {
-    public static void SetupConsole(SyncChannel sync, Box? size)
+    public static void SetupConsole(SyncChannel sync, Box? size, uint owner = 0)
     {
         int master = Libc.open("/dev/ptmx", Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
         if (master < 0) throw new RuntimeError("open", "/dev/ptmx", Libc.Errno);
@@ -24,6 +24,8 @@ internal static unsafe class Terminal
             var ws = new Libc.WinSize { Rows = (ushort)size.Height, Cols = (ushort)size.Width };
             Libc.ioctl(slave, Libc.TIOCSWINSZ, &ws);
         }
+        // The process's user owns its terminal (so it can reopen /dev/pts/N, as with a login).
+        if (owner != 0) Libc.fchown(slave, owner, uint.MaxValue);
         sync.Send(SyncKind.Pty, passFd: master);
         Libc.close(master);
 

@@ -12,6 +12,7 @@ internal static unsafe partial class Libc
     public const long SYS_pivot_root = 155;
     public const long SYS_openat2 = 437;
     public const long SYS_pidfd_open = 434;
+    public const long SYS_seccomp = 317;
 
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
@@ -30,6 +31,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
     public static partial long syscall(long number, nint a1, nint a2, nint a3, nint a4);
+
+    [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+    public static partial long syscall5(long number, nint a1, nint a2, nint a3, nint a4, nint a5);
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int mount(string? source, string target, string? fstype, ulong flags, string? data);
@@ -183,6 +187,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
     public const int MSG_CMSG_CLOEXEC = 0x40000000, MSG_NOSIGNAL = 0x4000, SOL_SOCKET = 1, SCM_RIGHTS = 1;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setns(int fd, int nstype);
+    public const int AF_NETLINK = 16, SOCK_RAW = 3, NETLINK_ROUTE = 0;
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int execve(string path, byte** argv, byte** envp);

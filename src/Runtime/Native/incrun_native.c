@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,8 +31,9 @@ struct incrun_child {
     const int *cgroup_tasks; // cgroup v1 "tasks" files, O_WRONLY
     int ncgroup;
     int new_cgroupns;        // unshare(CLONE_NEWCGROUP) once inside the container's cgroup
-    const int *ns_fds;       // existing namespaces to join (OCI linux.namespaces[].path), setns'd in the child
+    const int *ns_fds;       // existing namespaces to join (OCI linux.namespaces[].path, --network container:NAME)
     int nns;
+    int exec_fd;             // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead of execve(path)
 };
 
 static void report(int fd, int err) {
@@ -54,7 +57,8 @@ static int child_main(void *arg) {
         do { w = write(c->cgroup_tasks[i], "0", 1); } while (w < 0 && errno == EINTR);
         if (w < 0) { report(c->errpipe, errno); _exit(127); }
     }
-    // Existing namespaces named by the spec (network, ipc, uts, cgroup): the child is single-threaded.
+    // Existing namespaces named by the spec (network — also docker's --network container:NAME —, ipc,
+    // uts, cgroup): the child is single-threaded.
     for (i = 0; i < c->nns; i++)
         if (setns(c->ns_fds[i], 0) < 0) { report(c->errpipe, errno); _exit(127); }
     // The cgroup namespace is rooted where the process is when it is made: so only now, inside.
@@ -78,19 +82,23 @@ static int child_main(void *arg) {
     // Every other fd closes at exec (the runtime's own fds are already CLOEXEC; this makes sure).
     syscall(SYS_close_range, (unsigned)c->nfds, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
 
-    execve(c->path, c->argv, c->envp);
+    if (c->exec_fd >= 0) syscall(SYS_execveat, c->exec_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
+    else execve(c->path, c->argv, c->envp);
     report(c->errpipe, errno);
     _exit(127);
 }
 
 // Returns the child's pid, or -errno when clone or the child's execve failed.
 // cgroup_tasks: v1 "tasks" fds the child joins; cgroup2_fd >= 0: a cgroup v2 directory the child is
-// created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it).
-// ns_fds: namespaces the child joins (setns) before it execs; pid_ns_fd >= 0: a PID namespace the
-// child is created in (setns of this thread's pid_for_children around the clone).
+// created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it). exec_fd >= 0: the child execs
+// that file (an fd of the binary on a read-only mount) rather than path.
+// ns_fds: namespaces the child joins (setns) before it execs (OCI linux.namespaces[].path, and the
+// network namespace of docker's --network container:NAME);
+// pid_ns_fd >= 0: a PID namespace the child is created in (setns of this thread's pid_for_children
+// around the clone).
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
                  int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd,
-                 const int *ns_fds, int nns, int pid_ns_fd) {
+                 int exec_fd, const int *ns_fds, int nns, int pid_ns_fd) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
     int pipefd[2], err = 0, status, own_pidns = -1;
@@ -107,6 +115,7 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig; c.cgroup_tasks = cgroup_tasks; c.ncgroup = ncgroup;
     c.new_cgroupns = (clone_flags & CLONE_NEWCGROUP) != 0;
     c.ns_fds = ns_fds; c.nns = nns;
+    c.exec_fd = exec_fd;
     clone_flags &= ~CLONE_NEWCGROUP;
     if (pid_ns_fd >= 0) {
         own_pidns = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
@@ -146,4 +155,66 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     close(pipefd[0]);
     munmap(stack, stack_size);
     return err ? -err : pid;
+}
+
+// ---- exec: joining a running container --------------------------------------------------------
+//
+// `incrun exec` spawns this binary (incrun_spawn, already placed in the container's cgroups) with
+// _INCRUN_SETNS="<pidfd> <clone flags>". setns(CLONE_NEWNS) needs a single-threaded process and the
+// .NET runtime has two threads by Main, so the namespaces are joined here, before the runtime starts.
+// setns(CLONE_NEWPID) only applies to children: the process forks once more with CLONE_PARENT, so
+// the process that continues into the runtime (exec-init, then the user's command) is a child of the
+// `incrun exec` CLI and in the container's PID namespace. The intermediate reports that child's pid
+// (as the host sees it) on the sync socket (fd 3) and exits. A failure goes back as the sync
+// socket's error record (step, errno); the CLI names what it asked for.
+
+#define INCRUN_SYNC_FD 3
+enum { SYNC_ERROR = 3, SYNC_PID = 6 };   // Container/SyncChannel.cs SyncKind
+
+static void sync_send(int kind, int err, int exit_code, const void *payload, size_t len) {
+    char buf[12 + 64];
+    ssize_t r;
+    if (len > 64) len = 64;
+    memcpy(buf, &kind, 4);
+    memcpy(buf + 4, &err, 4);
+    memcpy(buf + 8, &exit_code, 4);
+    if (len) memcpy(buf + 12, payload, len);
+    do { r = send(INCRUN_SYNC_FD, buf, 12 + len, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+}
+
+static void join_fail(const char *step, int err) {
+    sync_send(SYNC_ERROR, err, 125, step, strlen(step));
+    _exit(125);
+}
+
+__attribute__((constructor)) static void incrun_join_container(void) {
+    const char *spec = getenv("_INCRUN_SETNS");
+    char *end;
+    long pidfd, flags;
+    pid_t pid;
+
+    if (spec == NULL) return;
+    pidfd = strtol(spec, &end, 10);
+    flags = strtol(end, &end, 0);
+    // The process runs the host's incrun binary inside the container: keep the container's processes
+    // from opening /proc/<pid>/exe or ptrace-ing it (the runc CVE-2019-5736 class). execve of the
+    // user's command makes it dumpable again.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (setns((int)pidfd, (int)flags) < 0) join_fail("setns", errno);
+    close((int)pidfd);
+    // Like fork, but the child's parent is our parent (the CLI). Raw clone: the child returns here on
+    // a copy of this stack and goes on into the runtime's start-up.
+    pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL, NULL, 0UL);
+    if (pid < 0) join_fail("clone", errno);
+    if (pid > 0) {
+        int p = pid;
+        sync_send(SYNC_PID, 0, 0, &p, sizeof p);
+        _exit(0);
+    }
+    // The parent-death signal is not inherited: set it again (exec-init keeps it across its change of
+    // credentials) so the command dies with a foreground `incrun exec`.
+    if (end && *end) {
+        long sig = strtol(end, NULL, 10);
+        if (sig > 0) prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
+    }
 }

@@ -113,6 +113,7 @@ public sealed class Linux
     [JsonPropertyName("resources")] public LinuxResources? Resources { get; set; }
     [JsonPropertyName("mountLabel")] public string? MountLabel { get; set; }
     [JsonPropertyName("personality")] public LinuxPersonality? Personality { get; set; }
+    [JsonPropertyName("seccomp")] public LinuxSeccomp? Seccomp { get; set; }
 }
 
 /// <summary>linux.personality: the execution domain (LINUX, or LINUX32 as `linux32` sets).</summary>
@@ -120,6 +121,40 @@ public sealed class LinuxPersonality
 {
     [JsonPropertyName("domain")] public string Domain { get; set; } = "LINUX";
     [JsonPropertyName("flags")] public List<string>? Flags { get; set; }
+}
+
+/// <summary>linux.seccomp: the system call filter of the container's process (actions as libseccomp
+/// names them: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, …).</summary>
+public sealed class LinuxSeccomp
+{
+    [JsonPropertyName("defaultAction")] public string DefaultAction { get; set; } = "SCMP_ACT_ALLOW";
+    [JsonPropertyName("defaultErrnoRet")] public uint? DefaultErrnoRet { get; set; }
+    [JsonPropertyName("architectures")] public List<string>? Architectures { get; set; }
+    [JsonPropertyName("flags")] public List<string>? Flags { get; set; }
+    [JsonPropertyName("listenerPath")] public string? ListenerPath { get; set; }
+    [JsonPropertyName("syscalls")] public List<LinuxSyscall>? Syscalls { get; set; }
+
+    /// <summary>The compiled classic-BPF program (8-byte sock_filter records). Not part of config.json:
+    /// the runtime compiles the rules and init receives only this (see SpecWire).</summary>
+    [JsonIgnore] public byte[]? Program { get; set; }
+}
+
+public sealed class LinuxSyscall
+{
+    [JsonPropertyName("names")] public List<string> Names { get; set; } = [];
+    [JsonPropertyName("action")] public string Action { get; set; } = "";
+    [JsonPropertyName("errnoRet")] public uint? ErrnoRet { get; set; }
+    [JsonPropertyName("args")] public List<LinuxSeccompArg>? Args { get; set; }
+}
+
+/// <summary>A comparison of system call argument <see cref="Index"/> (0-5) with <see cref="Value"/>;
+/// SCMP_CMP_MASKED_EQ compares (arg &amp; Value) with <see cref="ValueTwo"/>.</summary>
+public sealed class LinuxSeccompArg
+{
+    [JsonPropertyName("index")] public uint Index { get; set; }
+    [JsonPropertyName("value")] public ulong Value { get; set; }
+    [JsonPropertyName("valueTwo")] public ulong ValueTwo { get; set; }
+    [JsonPropertyName("op")] public string Op { get; set; } = "";
 }
 
 /// <summary>linux.resources: what the container's cgroup enforces.</summary>
@@ -208,6 +243,8 @@ public static class IncrunAnnotations
     public const string OverlayLower = "org.incrun.rootfs.overlay.lowerdir";
     public const string OverlayUpper = "org.incrun.rootfs.overlay.upperdir";
     public const string OverlayWork = "org.incrun.rootfs.overlay.workdir";
+    /// <summary>The image's EXPOSE entries, comma-separated (for -P).</summary>
+    public const string ExposedPorts = "org.incrun.exposed-ports";
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

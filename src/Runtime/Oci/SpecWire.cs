@@ -4,11 +4,12 @@ namespace Inception.Runtime.Oci;
 /// The compact binary form in which the runtime hands a <see cref="Spec"/> to the container's init over
 /// the sync socket. config.json stays the OCI document on disk; this is only transport: init would
 /// otherwise spend ~2 ms of its start-up initialising System.Text.Json. Carries every field init reads
-/// (not linux.resources: the runtime writes the cgroup limits itself, before init runs).
+/// (not linux.resources: the runtime writes the cgroup limits itself, before init runs). linux.seccomp
+/// travels compiled: its flags and the BPF program, which init installs as it is.
 /// </summary>
 public static class SpecWire
 {
-    const byte Version = 5;
+    const byte Version = 6;
 
     public static byte[] Encode(Spec spec)
     {
@@ -77,6 +78,14 @@ public static class SpecWire
                 w.Write(l.Sysctl?.Count ?? -1);
                 foreach (var (k, v) in l.Sysctl ?? []) { w.Write(k); w.Write(v); }
                 WriteOpt(w, l.Personality?.Domain);
+                w.Write(l.Seccomp is not null);
+                if (l.Seccomp is { } sc)
+                {
+                    WriteList(w, sc.Flags);
+                    var program = sc.Program ?? Security.Seccomp.BpfInstruction.ToBytes(Security.Seccomp.SeccompCompiler.Compile(sc));
+                    w.Write(program.Length);
+                    w.Write(program);
+                }
             }
             // Only the hooks init runs (in the container's namespaces); the runtime runs the others.
             WriteHooks(w, spec.Hooks?.CreateContainer);
@@ -163,6 +172,8 @@ public static class SpecWire
                 for (int i = 0; i < sysctls; i++) l.Sysctl[r.ReadString()] = r.ReadString();
             }
             if (ReadOpt(r) is { } domain) l.Personality = new LinuxPersonality { Domain = domain };
+            if (r.ReadBoolean())
+                l.Seccomp = new LinuxSeccomp { Flags = ReadList(r), Program = r.ReadBytes(r.ReadInt32()), DefaultAction = "" };
             spec.Linux = l;
         }
         var createContainer = ReadHooks(r);

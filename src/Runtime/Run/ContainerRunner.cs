@@ -3,6 +3,7 @@ using Inception.Runtime.Cgroups;
 using Inception.Runtime.Errors;
 using Inception.Runtime.Images;
 using Inception.Runtime.Native;
+using Inception.Runtime.Network;
 using Inception.Runtime.Oci;
 using Inception.Runtime.State;
 using Inception.Runtime.Terminal;
@@ -20,10 +21,10 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     /// <summary>Runs a container in the foreground until it exits.</summary>
     public Outcome Run(RunOptions o)
     {
-        Check(o);
+        o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
         var layout = CgroupLayout.Detect();
-        var dirs = NewContainer(o);
+        var dirs = NewContainer(o, starting: true);
         try
         {
             // init is cloned before the image is read: its runtime starts up while the spec is written
@@ -40,11 +41,11 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
 
     /// <summary><c>incrun create</c>: the container's directory, spec and state ("created"); returns its
     /// directory, still locked.</summary>
-    public ContainerDirs Create(RunOptions o)
+    public ContainerDirs Create(RunOptions o, bool starting = false)
     {
-        Check(o);
+        o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
-        var dirs = NewContainer(o);
+        var dirs = NewContainer(o, starting);
         try
         {
             WriteSpec(o, dirs, CgroupLayout.Detect());
@@ -60,7 +61,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     /// <summary><c>incrun run -d</c>: create, then hand the container to a supervisor process. Returns the id.</summary>
     public string RunDetached(RunOptions o)
     {
-        var dirs = Create(o);
+        var dirs = Create(o, starting: true);
         try
         {
             SupervisorProcess.Launch(dirs);
@@ -69,18 +70,23 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         finally { dirs.Dispose(); }
     }
 
-    void Check(RunOptions o)
+    /// <summary>Checks the flags; resolves --network container:NAME to that container's namespace.</summary>
+    RunOptions Check(RunOptions o)
     {
         SpecGenerator.Validate(o);
         var policy = RestartPolicy.Parse(o.Restart);
         if (o.Remove && policy.Name != "no") throw RuntimeError.Plain("Conflicting options: --restart and --rm");
         if (o.StopSignal is { } sig) Signals.Parse(sig);
         ParseLogOptions(o.LogOpts);
+        return o.Network.StartsWith("container:", StringComparison.Ordinal)
+            ? o with { NetnsPath = ContainerNetwork.JoinedNetnsPath(stateRoot, o.Network) }
+            : o;
     }
 
     /// <summary>The directory and the first state of a new container, its name checked and taken
     /// under the store's name lock.</summary>
-    ContainerDirs NewContainer(RunOptions o)
+    /// <param name="starting">the container is started right away: its first status is "starting"</param>
+    ContainerDirs NewContainer(RunOptions o, bool starting)
     {
         var id = ContainerDirs.NewId();
         using var _ = ContainerStore.LockNames(stateRoot);
@@ -91,6 +97,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             ContainerStore.Write(dirs.Path, new ContainerState
             {
                 Id = id, Name = name, Image = o.Image, Created = DateTime.UtcNow,
+                Status = starting ? ContainerState.Starting : ContainerState.CreatedStatus,
                 RestartPolicy = RestartPolicy.Parse(o.Restart), AutoRemove = o.Remove, Tty = o.Tty, OpenStdin = o.Interactive,
                 StopSignal = o.StopSignal is { } s ? Signals.Name(Signals.Parse(s)) : "SIGTERM", StopTimeout = o.StopTimeout,
                 Log = ParseLogOptions(o.LogOpts),
@@ -113,6 +120,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         var defaults = new ImageDefaults
         {
             Env = c.Env ?? [], Entrypoint = c.Entrypoint, Cmd = c.Cmd, WorkingDir = c.WorkingDir, User = c.User,
+            ExposedPorts = c.ExposedPorts?.Keys.ToList() ?? [],
         };
         var spec = SpecGenerator.Generate(o with { Name = ContainerStore.Read(dirs.Path)?.Name ?? o.Name }, defaults, image.LayerDirs, dirs.Id, paths,
             p => ImageStore.ReadFile(image, p), o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);
@@ -126,6 +134,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         {
             s.Command = [.. spec.Process?.Args ?? []];
             s.ImageId = image.Id;
+            s.Network = SpecGenerator.NetworkRequest(o, spec);
             if (o.StopSignal is null && c.StopSignal is { Length: > 0 } imageSignal) s.StopSignal = Signals.Name(Signals.Parse(imageSignal));
         });
         return spec;

@@ -29,7 +29,7 @@ internal sealed class Lifecycle(string stateRoot)
         if (dirs is null) return;
         try
         {
-            ContainerStore.Update(c.Dir, s => s.ManuallyStopped = false);
+            ContainerStore.Update(c.Dir, s => { s.ManuallyStopped = false; s.Status = ContainerState.Starting; });
             SupervisorProcess.Launch(dirs);
         }
         finally { dirs.Dispose(); }
@@ -41,7 +41,7 @@ internal sealed class Lifecycle(string stateRoot)
         var dirs = ContainerDirs.TryLock(c.Dir) ?? throw RuntimeError.Plain($"container {c.State.Name} is already running; use incrun logs -f", 1);
         try
         {
-            var state = ContainerStore.Update(c.Dir, s => s.ManuallyStopped = false);
+            var state = ContainerStore.Update(c.Dir, s => { s.ManuallyStopped = false; s.Status = ContainerState.Starting; });
             var spec = dirs.ReadSpec() ?? throw RuntimeError.Plain($"config.json of container {c.Id} is missing or invalid");
             return new Supervisor(stateRoot, dirs, trace).RunWithRestarts(StartPlan.FromSpec(spec, state), StdioMode.Echo, null);
         }

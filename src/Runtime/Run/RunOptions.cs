@@ -16,7 +16,13 @@ public sealed record RunOptions
     public string? Hostname { get; init; }
     public IReadOnlyList<string> Volumes { get; init; } = [];
     public string? Entrypoint { get; init; }
-    public string Network { get; init; } = "none";
+    /// <summary>bridge (docker's default), none, host, container:NAME, or a user network.</summary>
+    public string Network { get; init; } = "bridge";
+    public IReadOnlyList<string> Publish { get; init; } = [];
+    public bool PublishAll { get; init; }
+    public IReadOnlyList<string> NetworkAliases { get; init; } = [];
+    /// <summary>The netns a --network container:NAME container joins (/proc/PID/ns/net), set by the runner.</summary>
+    public string? NetnsPath { get; init; }
     public bool ReadOnly { get; init; }
     public IReadOnlyList<string> CapAdd { get; init; } = [];
     public IReadOnlyList<string> CapDrop { get; init; } = [];
@@ -67,4 +73,21 @@ public sealed record ImageDefaults
     public IReadOnlyList<string>? Cmd { get; init; }
     public string? WorkingDir { get; init; }
     public string? User { get; init; }
+    /// <summary>EXPOSE entries ("80/tcp"), for -P.</summary>
+    public IReadOnlyList<string> ExposedPorts { get; init; } = [];
+}
+
+/// <summary>What <c>incrun exec</c> was asked for, flags already parsed.</summary>
+public sealed record ExecOptions
+{
+    public required string Container { get; init; }
+    public IReadOnlyList<string> Command { get; init; } = [];
+    public bool Interactive { get; init; }
+    public bool Tty { get; init; }
+    public bool Detach { get; init; }
+    public string? User { get; init; }
+    public IReadOnlyList<string> Env { get; init; } = [];
+    public IReadOnlyList<string> EnvFiles { get; init; } = [];
+    public string? Workdir { get; init; }
+    public bool Privileged { get; init; }
 }

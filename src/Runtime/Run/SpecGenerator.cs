@@ -42,16 +42,14 @@ public static partial class SpecGenerator
             throw RuntimeError.Plain($"invalid hostname format: {h}");
         if (o.Workdir is { Length: > 0 } w && !w.StartsWith('/'))
             throw RuntimeError.Plain($"the working directory '{w}' is invalid, it needs to be an absolute path");
-        if (o.Network is not ("none" or "host"))
-            throw RuntimeError.Plain(o.Network == "bridge"
-                ? "network bridge is not available yet: use --network none or --network host"
-                : $"network {o.Network} not found");
+        NetworkRequest(o, []).Validate();
         foreach (var v in o.Volumes) ParseVolume(v);
-        Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
-        NoNewPrivileges(o);
+        var caps = Security.Capabilities.Resolve(o.CapAdd, o.CapDrop, o.Privileged);
+        if (SecurityOptions(o).SeccompProfile is not null && Seccomp(o, caps) is { } seccomp)
+            Security.Seccomp.SeccompCompiler.Validate(seccomp);
         Resources(o);
         foreach (var u in o.Ulimits) Security.ProcessLimits.ParseUlimit(u);
-        foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network == "none");
+        foreach (var sc in o.Sysctls) Security.ProcessLimits.ParseSysctl(sc, o.Network != "host");
         foreach (var t in o.Tmpfs) ParseTmpfs(t);
         if (o.OomScoreAdj is { } adj) Security.ProcessLimits.ParseOomScoreAdj(adj);
         ResourceParser.CgroupsPath(o.Resources, "x");
@@ -138,7 +136,7 @@ public static partial class SpecGenerator
                     Bounding = caps, Effective = user.Uid == 0 ? caps : [], Permitted = user.Uid == 0 ? caps : [],
                     Inheritable = [], Ambient = [],
                 },
-                NoNewPrivileges = NoNewPrivileges(o),
+                NoNewPrivileges = SecurityOptions(o).NoNewPrivileges,
                 Rlimits = o.Ulimits.Count == 0 ? null : [.. o.Ulimits.Select(Security.ProcessLimits.ParseUlimit)],
                 OomScoreAdj = o.OomScoreAdj,
             },
@@ -150,26 +148,80 @@ public static partial class SpecGenerator
                 [IncrunAnnotations.OverlayWork] = paths.Work,
                 ["org.incrun.image"] = o.Image,
                 ["org.incrun.name"] = o.Name ?? "",
+                [IncrunAnnotations.ExposedPorts] = string.Join(',', image.ExposedPorts),
             },
             Linux = new Linux
             {
                 Namespaces = namespaces,
                 CgroupsPath = ResourceParser.CgroupsPath(o.Resources, id),
                 Sysctl = o.Sysctls.Count == 0 ? null
-                    : o.Sysctls.Select(sc => Security.ProcessLimits.ParseSysctl(sc, o.Network == "none")).ToDictionary(),
+                    : o.Sysctls.Select(sc => Security.ProcessLimits.ParseSysctl(sc, o.Network != "host")).ToDictionary(),
                 Resources = resources,
                 Devices = devices.Count == 0 ? null : [.. devices.Select(d => d.Device)],
                 MaskedPaths = o.Privileged ? [] : [.. MaskedPaths],
                 ReadonlyPaths = o.Privileged ? [] : [.. ReadonlyPaths],
+                Seccomp = Seccomp(o, caps),
             },
         };
     }
 
-    /// <summary>docker's <c>--security-opt</c>: no-new-privileges[=true|false]; the values that ask for
-    /// what incrun already does (seccomp, apparmor and label turned off) are accepted.</summary>
-    static bool NoNewPrivileges(RunOptions o)
+    /// <summary>
+    /// The process of <c>incrun exec</c> in a running container, as docker builds it: the container's
+    /// environment plus -e/--env-file (TERM=xterm with -t), its working directory unless -w, its user
+    /// unless -u (names resolved in the container's /etc/passwd and /etc/group, HOME from the user's
+    /// entry), its capabilities (every one with --privileged; none effective for a non-root user), its
+    /// no_new_privs, rlimits and oom_score_adj.
+    /// </summary>
+    public static Process ExecProcess(Spec container, ExecOptions o, Func<string, byte[]?> readContainerFile,
+        (ushort Rows, ushort Cols)? consoleSize, Func<string, string?> hostEnv)
     {
-        bool nnp = false;
+        var c = container.Process ?? throw RuntimeError.Plain("the container's spec has no process");
+        if (o.Command.Count == 0) throw RuntimeError.Plain("No command specified");
+        if (o.Workdir is { Length: > 0 } w && !w.StartsWith('/'))
+            throw RuntimeError.Plain($"the working directory '{w}' is invalid, it needs to be an absolute path");
+
+        var env = new EnvList();
+        foreach (var e in c.Env) env.Set(e);
+        var user = new User { Uid = c.User.Uid, Gid = c.User.Gid, Umask = c.User.Umask, AdditionalGids = c.User.AdditionalGids };
+        if (!string.IsNullOrEmpty(o.User))
+        {
+            var u = UserResolver.Resolve(o.User, readContainerFile("/etc/passwd"), readContainerFile("/etc/group"));
+            user = new User { Uid = u.Uid, Gid = u.Gid, AdditionalGids = u.AdditionalGids.Length > 0 ? [.. u.AdditionalGids] : null };
+            env.Set($"HOME={u.Home}");
+        }
+        foreach (var file in o.EnvFiles) foreach (var e in ReadEnvFile(file)) env.SetFromUser(e, hostEnv);
+        foreach (var e in o.Env) env.SetFromUser(e, hostEnv);
+        if (o.Tty) env.SetDefault("TERM=xterm");
+
+        var bounding = o.Privileged ? Security.Capabilities.Resolve([], [], privileged: true) : c.Capabilities?.Bounding;
+        LinuxCapabilities? caps = bounding is null ? null : new LinuxCapabilities
+        {
+            Bounding = bounding,
+            Effective = user.Uid == 0 ? (o.Privileged ? bounding : c.Capabilities?.Effective ?? bounding) : [],
+            Permitted = user.Uid == 0 ? (o.Privileged ? bounding : c.Capabilities?.Permitted ?? bounding) : [],
+            Inheritable = [], Ambient = [],
+        };
+        return new Process
+        {
+            Terminal = o.Tty,
+            ConsoleSize = o.Tty && consoleSize is { } s ? new Box { Height = s.Rows, Width = s.Cols } : null,
+            User = user,
+            Args = [.. o.Command],
+            Env = env.ToList(),
+            Cwd = o.Workdir is { Length: > 0 } dir ? dir : c.Cwd,
+            Capabilities = caps,
+            NoNewPrivileges = c.NoNewPrivileges,
+            Rlimits = c.Rlimits,
+            OomScoreAdj = c.OomScoreAdj,
+        };
+    }
+
+    /// <summary>docker's <c>--security-opt</c>: no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json
+    /// (also with ':'); apparmor=unconfined and label=disable ask for what incrun does anyway.</summary>
+    static (bool NoNewPrivileges, bool SeccompUnconfined, string? SeccompProfile) SecurityOptions(RunOptions o)
+    {
+        bool nnp = false, unconfined = false;
+        string? profile = null;
         foreach (var opt in o.SecurityOpts)
         {
             var (key, value) = opt.IndexOfAny([':', '=']) is var i and >= 0 ? (opt[..i], opt[(i + 1)..]) : (opt, "");
@@ -177,24 +229,45 @@ public static partial class SpecGenerator
             {
                 case "no-new-privileges" when value is "" or "true": nnp = true; break;
                 case "no-new-privileges" when value == "false": nnp = false; break;
-                case "seccomp" when value == "unconfined":
+                case "seccomp" when value == "unconfined": unconfined = true; profile = null; break;
+                case "seccomp" when value.Length > 0: unconfined = false; profile = value; break;
                 case "apparmor" when value == "unconfined":
                 case "label" when value == "disable":
                     break;
-                case "seccomp" or "apparmor" or "label":
+                case "apparmor" or "label":
                     throw RuntimeError.Plain($"--security-opt {opt}: not supported yet (incrun has no {key} support yet)");
                 default:
                     throw RuntimeError.Plain($"invalid --security-opt: \"{opt}\"");
             }
         }
-        return nnp;
+        return (nnp, unconfined, profile);
     }
+
+    /// <summary>The container's linux.seccomp: docker's default profile, or the given one, resolved for the
+    /// container's capabilities; none with seccomp=unconfined or --privileged (as docker).</summary>
+    static LinuxSeccomp? Seccomp(RunOptions o, IReadOnlyCollection<string> caps)
+    {
+        var (_, unconfined, path) = SecurityOptions(o);
+        if (unconfined || o.Privileged) return null;
+        var profile = path is null ? Security.Seccomp.DefaultProfile.Create() : Security.Seccomp.SeccompProfile.Load(path);
+        return profile.Resolve(caps, Security.Seccomp.SeccompProfile.RunningKernel());
+    }
+
+    /// <summary>What the network layer is asked for (<see cref="Network.ContainerNetwork.Attach"/>).</summary>
+    public static Network.NetworkRequest NetworkRequest(RunOptions o, Spec spec) =>
+        NetworkRequest(o, (spec.Annotations?.GetValueOrDefault(IncrunAnnotations.ExposedPorts) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries));
+
+    static Network.NetworkRequest NetworkRequest(RunOptions o, IReadOnlyList<string> exposed) => new()
+    {
+        Mode = o.Network == "default" ? Network.NetworkStore.DefaultNetwork : o.Network,
+        Publish = o.Publish, PublishAll = o.PublishAll, Exposed = exposed, Aliases = o.NetworkAliases, Hostname = o.Hostname,
+    };
 
     /// <summary>The namespaces a container of these options gets (known before the image is read).</summary>
     public static List<Namespace> Namespaces(RunOptions o, CgroupLayout cgroups)
     {
         var namespaces = new List<Namespace> { new() { Type = "pid" }, new() { Type = "mount" }, new() { Type = "uts" }, new() { Type = "ipc" } };
-        if (o.Network == "none") namespaces.Add(new() { Type = "network" });
+        if (o.Network != "host") namespaces.Add(new() { Type = "network", Path = o.NetnsPath });
         if (cgroups.HasAny) namespaces.Add(new() { Type = "cgroup" });
         return namespaces;
     }

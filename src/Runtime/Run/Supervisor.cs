@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Inception.Runtime.Cgroups;
 using Inception.Runtime.Container;
 using Inception.Runtime.Errors;
@@ -45,8 +44,6 @@ public readonly record struct Outcome(int ExitCode, string? Message);
 /// </summary>
 internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace trace)
 {
-    static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 15]; // HUP INT QUIT USR1 USR2 TERM
-    const int SIGWINCH = 28;
 
     public const string LogFile = "container.log";
 
@@ -132,6 +129,9 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
             CloseNow(fds, childOut, childErr, stdin == devNull || stdin == 0 ? -1 : stdin);
 
             spec = plan.BuildSpec();
+            // its network namespace exists since the clone: connect it before the command runs
+            if (ContainerStore.Read(dirs.Path) is { Network: { } request } current)
+                Network.ContainerNetwork.Attach(stateRoot, dirs.Id, current.Name, container.Pid, request);
             container.Configure(spec);
 
             // detached: clients of `incrun attach` get the output and feed stdin
@@ -148,15 +148,7 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
                 relays.Add(Relay(container.PtyMaster, "stdout", log, attach, -1));
             using var __ = session;
 
-            var registrations = new List<PosixSignalRegistration>();
-            if (mode != StdioMode.Detached)
-            {
-                registrations.AddRange(ForwardedSignals.Select(s =>
-                    PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; container.Signal(s); })));
-                if (session is not null)
-                    registrations.Add(PosixSignalRegistration.Create((PosixSignal)SIGWINCH, ctx => { ctx.Cancel = true; session.Resize(); }));
-            }
-            try
+            using var relay = mode != StdioMode.Detached ? new SignalRelay(container.Signal, session) : null;
             {
                 container.Start();
                 started = true;
@@ -184,17 +176,13 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
                         : "container was OOM-killed");
                 return new Outcome(status, null);
             }
-            finally
-            {
-                foreach (var r in registrations) r.Dispose();
-            }
         }
         catch (RuntimeError e) when (!started)
         {
             // as docker: a container whose command never ran stays "created", with the error and its code
             ContainerStore.Update(dirs.Path, s =>
             {
-                if (s.StartedAt is not null) s.Status = ContainerState.Exited;
+                s.Status = s.StartedAt is null ? ContainerState.CreatedStatus : ContainerState.Exited;
                 s.Pid = 0;
                 s.ExitCode = e.ExitCode;
                 s.Error = e.Message;

@@ -90,8 +90,9 @@ internal static class SupervisorProcess
                 pid =>
                 {
                     Report($"ok {pid}");
-                    // from here on the supervisor mostly waits: give back the start-up code's pages
-                    MemoryTrim.DropCleanExecutablePages();
+                    // from here on the supervisor mostly waits: once settled, give back the start-up code's pages
+                    new Thread(() => { Thread.Sleep(1000); MemoryTrim.DropCleanExecutablePages(); })
+                        { IsBackground = true, Name = "trim" }.Start();
                 });
         }
         catch (RuntimeError e)

@@ -46,6 +46,20 @@ public sealed class ContainerDirs : IDisposable
         return Convert.ToHexStringLower(bytes);
     }
 
+    /// <summary>The host pid of a running container's PID 1 (state.json, written once init has exec'd
+    /// the command): the one place `exec` asks. Valid while a live incrun supervises the container (it has
+    /// not reaped PID 1). docker's errors for a container that is not running or is paused.</summary>
+    public static int ReadPid(string stateRoot, string id)
+    {
+        var state = ContainerStore.Read(System.IO.Path.Combine(ContainersRoot(stateRoot), id));
+        return state switch
+        {
+            { Status: ContainerState.Running, Pid: > 0 } => state.Pid,
+            { Status: ContainerState.Paused } => throw RuntimeError.Plain($"Container {id} is paused, unpause the container before exec", 1),
+            _ => throw RuntimeError.Plain($"container {id} is not running", 1),
+        };
+    }
+
     /// <summary>Creates and locks the directory of a new container.</summary>
     public static ContainerDirs Create(string stateRoot, string id)
     {

@@ -9,7 +9,9 @@ namespace Inception.Runtime.State;
 /// </summary>
 public sealed class ContainerState
 {
-    public const string CreatedStatus = "created", Running = "running", Paused = "paused", Restarting = "restarting", Exited = "exited";
+    /// <summary>"starting": a start is under way (set before the supervisor takes over, so a start that
+    /// dies half-way is recognised as a dead container rather than a created one).</summary>
+    public const string CreatedStatus = "created", Starting = "starting", Running = "running", Paused = "paused", Restarting = "restarting", Exited = "exited";
 
     public string Id { get; set; } = "";
     public string Name { get; set; } = "";
@@ -36,8 +38,10 @@ public sealed class ContainerState
     public string StopSignal { get; set; } = "SIGTERM";
     public int? StopTimeout { get; set; }
     public LogOptions Log { get; set; } = new();
+    /// <summary>What the container asked of the network (-p, --network, aliases); attached at every start.</summary>
+    public Network.NetworkRequest? Network { get; set; }
 
-    [JsonIgnore] public bool IsActive => Status is Running or Paused or Restarting;
+    [JsonIgnore] public bool IsActive => Status is Starting or Running or Paused or Restarting;
 }
 
 /// <summary>docker's --restart: no, always, unless-stopped, on-failure[:N].</summary>

@@ -48,6 +48,10 @@ public interface ISyscalls
     int SetSysctl(string name, string value);
     /// <summary>Writes /proc/self/oom_score_adj.</summary>
     int SetOomScoreAdj(int value);
+    /// <summary>seccomp(SECCOMP_SET_MODE_FILTER, flags, program): from now on the kernel checks every system call
+    /// of this thread (and, after execve, of the command) against the classic-BPF program (8-byte sock_filter
+    /// records). Needs no_new_privs or CAP_SYS_ADMIN.</summary>
+    int SetSeccompFilter(byte[] program, uint flags);
     int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env);
 }
 

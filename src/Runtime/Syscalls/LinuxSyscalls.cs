@@ -116,6 +116,18 @@ public sealed unsafe class LinuxSyscalls : ISyscalls
         finally { Libc.close(fd); }
     }
 
+    public int SetSeccompFilter(byte[] program, uint flags)
+    {
+        fixed (byte* filter = program)
+        {
+            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+            ulong* fprog = stackalloc ulong[2];
+            fprog[0] = (ulong)(program.Length / 8);
+            fprog[1] = (ulong)filter;
+            return R(Libc.syscall(Libc.SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, (nint)flags, (nint)fprog, 0));
+        }
+    }
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
     {
         using var a = new CStringArray(argv);

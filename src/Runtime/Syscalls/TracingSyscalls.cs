@@ -108,6 +108,11 @@ public sealed class TracingSyscalls(ISyscalls inner, ITrace trace) : ISyscalls
         T(inner.SetOomScoreAdj(value), "write", $"\"/proc/self/oom_score_adj\", \"{value}\"",
           "Tell the OOM killer how willing it should be to pick this container's processes.");
 
+    public int SetSeccompFilter(byte[] program, uint flags) =>
+        T(inner.SetSeccompFilter(program, flags), "seccomp",
+          $"SECCOMP_SET_MODE_FILTER, {(flags == 0 ? "0" : $"0x{flags:x}")}, {{len={program.Length / 8}}}",
+          "Install the seccomp filter: from now on the kernel checks every system call of this process and of the command it execs against the profile (a BPF program); calls the profile does not allow fail (docker's default: with EPERM).");
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
     {
         // Report before the call: on success execve does not return.

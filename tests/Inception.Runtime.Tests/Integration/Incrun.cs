@@ -90,6 +90,21 @@ public static class Incrun
     public static List<string> HostMounts() =>
         [.. File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])];
 
+    /// <summary>Network interfaces of the host whose name starts with <paramref name="prefix"/>.</summary>
+    public static List<string> Links(string prefix) =>
+        [.. Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).OfType<string>().Where(n => n.StartsWith(prefix, StringComparison.Ordinal))];
+
+    /// <summary>incrun's nftables table as `nft list` prints it, or "" when there is none.</summary>
+    public static string NftTable()
+    {
+        var psi = new ProcessStartInfo("nft", ["list", "table", "ip", "incrun"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return p.ExitCode == 0 ? output : "";
+    }
+
     public static string[] LeftoverContainers() =>
         Directory.Exists(ContainersDir) ? Directory.GetDirectories(ContainersDir) : [];
 

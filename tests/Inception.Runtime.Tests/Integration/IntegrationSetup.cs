@@ -36,12 +36,14 @@ public sealed class IntegrationSetup
 public abstract class ContainerTest
 {
     protected List<string> MountsBefore = [];
+    protected List<string> VethsBefore = [];
 
     [SetUp]
     public void RequireRoot()
     {
         if (!Incrun.IsRoot) Assert.Ignore("integration tests need root");
         MountsBefore = Incrun.HostMounts();
+        VethsBefore = Incrun.Links("incv");
     }
 
     [TearDown]
@@ -58,6 +60,27 @@ public abstract class ContainerTest
             : [];
         Assert.That(cgroups, Is.Empty, "incrun cgroups left behind");
         Assert.That(mountsAfter, Is.EquivalentTo(MountsBefore), "the host's mount table changed");
+        NoNetworkLeft();
+    }
+
+    /// <summary>No veth of incrun's appeared; no network of this run has a bridge, a lease or an nft element left.</summary>
+    void NoNetworkLeft()
+    {
+        Assert.That(Incrun.Links("incv").Except(VethsBefore), Is.Empty, "veths left behind");
+        var dir = Path.Combine(Incrun.StateRoot, "networks");
+        if (!Directory.Exists(dir)) return;
+        var table = Incrun.NftTable();
+        foreach (var def in Directory.GetFiles(dir, "*.json"))
+        {
+            var n = System.Text.Json.JsonDocument.Parse(File.ReadAllText(def)).RootElement;
+            var bridge = n.GetProperty("bridge").GetString()!;
+            var leases = Path.ChangeExtension(def, ".leases");
+            var held = File.Exists(leases) ? File.ReadAllLines(leases).Where(l => !l.StartsWith("last ")).ToList() : [];
+            Assert.That(held, Is.Empty, $"address leases left in {leases}");
+            Assert.That(Directory.Exists($"/sys/class/net/{bridge}"), Is.False, $"bridge {bridge} left behind");
+            Assert.That(table, Does.Not.Contain($"\"{bridge}\""), $"nft elements of {bridge} left in table ip incrun");
+            Assert.That(table, Does.Not.Contain(n.GetProperty("subnet").GetString()!), "nft subnet element left in table ip incrun");
+        }
     }
 
     protected static RunResult Run(params string[] args) => Incrun.Run(args);

@@ -39,7 +39,7 @@ public sealed class IsolationTests : ContainerTest
     [Test]
     public void OnlyLoopbackInTheNetworkNamespaceAndItIsUp()
     {
-        var r = Run("run", "--rm", "busybox", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags");
+        var r = Run("run", "--rm", "--network", "none", "busybox", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags");
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToList();
         Assert.That(lines[0], Is.EqualTo("lo"));

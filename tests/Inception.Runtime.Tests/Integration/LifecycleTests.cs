@@ -45,7 +45,7 @@ public sealed class LifecycleTests : ContainerTest
     public void DetachedContainerRunsUnderItsSupervisorAndStops()
     {
         var id = Detach("--name", "web", "busybox", "sh", "-c", "echo hello; echo oops >&2; exec sleep 100");
-        WaitFor(() => Run("logs", "web").Stdout.Contains("hello"), "the log");
+        WaitFor(() => Run("logs", "web") is { } l && l.Stdout.Contains("hello") && l.Stderr.Contains("oops"), "the log");
         var ps = Run("ps");
         Assert.That(ps.Stdout, Does.Contain(id[..12]).And.Contain("Up ").And.Contain("web").And.Contain("busybox"));
         Assert.That(ps.Stdout.Split('\n')[0], Does.Match("^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES"));
@@ -330,5 +330,38 @@ public sealed class LifecycleTests : ContainerTest
             Assert.That(Run("cp", "box:/nope", host).Stderr.Trim(), Is.EqualTo("incrun: Could not find the file /nope in container"));
         }
         finally { Directory.Delete(host, true); }
+    }
+
+    [Test]
+    public void FiftyParallelDetachedRunsThenRemoveAll()
+    {
+        var runs = Enumerable.Range(0, 50).Select(i => Task.Run(() => Run("run", "-d", "--name", $"par{i}", "busybox", "sleep", "100"))).ToArray();
+        Task.WaitAll(runs);
+        Assert.That(runs.Select(t => t.Result.ExitCode), Is.All.EqualTo(0), string.Join("\n", runs.Where(t => t.Result.ExitCode != 0).Select(t => t.Result.ToString())));
+        var ids = Run("ps", "-q", "--no-trunc").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(ids, Has.Length.EqualTo(50));
+        var pids = ids.Select(id => int.Parse(Inspect(id, "{{.State.Pid}}"))).ToList();
+        var removals = ids.Chunk(10).Select(chunk => Task.Run(() => Run(["rm", "-f", .. chunk]))).ToArray();
+        Task.WaitAll(removals);
+        Assert.That(removals.Select(t => t.Result.ExitCode), Is.All.EqualTo(0));
+        Assert.That(Run("ps", "-aq").Stdout, Is.Empty);
+        Assert.That(pids.Where(p => File.Exists($"/proc/{p}/cmdline") && File.ReadAllText($"/proc/{p}/cmdline").StartsWith("sleep")), Is.Empty, "no container process left");
+    }
+
+    [Test]
+    public void BadInputGetsDockersMessages()
+    {
+        Detach("--name", "ab1", "busybox", "sleep", "100");
+        var none = Run("stop", "nosuch");
+        Assert.That((none.ExitCode, none.Stderr.Trim()), Is.EqualTo((1, "incrun: No such container: nosuch")));
+        Run("create", "--name", "stopped", "busybox", "true");
+        var ids = Run("ps", "-aq", "--no-trunc").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var common = ids[0][..1];
+        if (ids.All(i => i.StartsWith(common, StringComparison.Ordinal)))
+            Assert.That(Run("inspect", common).Stderr, Does.Contain("multiple containers match"));
+        Assert.That(Run("stop", "stopped").ExitCode, Is.EqualTo(0), "stopping a stopped container is not an error");
+        Assert.That(Run("pause", "stopped").ExitCode, Is.EqualTo(1));
+        Assert.That(Inspect("ab1", "{{.NetworkSettings.Networks.none}}"), Is.EqualTo("map{}"));
+        Assert.That(Run("inspect", "-f", "{{.Nope}}", "ab1").Stderr, Does.Contain("can't evaluate field Nope"));
     }
 }

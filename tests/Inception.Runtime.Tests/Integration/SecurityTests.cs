@@ -154,7 +154,7 @@ public sealed class SecurityTests : ContainerTest
     [TestCase("--cap-add", "NOSUCH", "unknown capability: \"NOSUCH\"")]
     [TestCase("--cap-drop", "CAP_BOGUS", "unknown capability: \"CAP_BOGUS\"")]
     [TestCase("--security-opt", "bogus", "invalid --security-opt: \"bogus\"")]
-    [TestCase("--security-opt", "seccomp=/x.json", "not supported yet")]
+    [TestCase("--security-opt", "seccomp=/x.json", "opening seccomp profile (/x.json) failed")]
     public void BadSecurityFlags(string flag, string value, string message)
     {
         var r = Run("run", "--rm", flag, value, "busybox", "true");

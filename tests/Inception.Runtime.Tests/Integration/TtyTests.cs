@@ -7,10 +7,10 @@ namespace Inception.Runtime.Tests.Integration;
 /// <summary>-t through a real pty: util-linux `script` runs incrun on a pty of its own, as a terminal would.</summary>
 public sealed class TtyTests : ContainerTest
 {
-    static ProcessStartInfo Script(string shellCommand) =>
+    internal static ProcessStartInfo Script(string shellCommand) =>
         Incrun.StartInfo(["-qefc", shellCommand, "/dev/null"], "script");
 
-    static string Q(string s) => "'" + s.Replace("'", "'\\''") + "'";
+    internal static string Q(string s) => "'" + s.Replace("'", "'\\''") + "'";
 
     [Test]
     public void TtyInsideWithTheHostsWindowSize()

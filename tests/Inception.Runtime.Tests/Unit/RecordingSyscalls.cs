@@ -177,6 +177,9 @@ internal sealed class RecordingSyscalls : ISyscalls
 
     public int SetOomScoreAdj(int value) => Enter(nameof(SetOomScoreAdj), $"oom_score_adj({value})") ?? 0;
 
+    public int SetSeccompFilter(byte[] program, uint flags) =>
+        Enter(nameof(SetSeccompFilter), $"seccomp({program.Length / 8} instructions, flags={flags})") ?? 0;
+
     public int Exec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env) =>
         Enter(nameof(Exec), $"execve({path}, [{string.Join(", ", argv)}])") ?? 0;
 }

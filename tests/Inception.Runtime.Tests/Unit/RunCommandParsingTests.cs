@@ -138,9 +138,19 @@ public class RunCommandParsingTests
         Assert.That(Opt<string>(r, "--network"), Is.EqualTo("host"));
 
         var d = ParseOk("busybox");
-        Assert.That(Opt<string>(d, "--network"), Is.EqualTo("none"));
+        Assert.That(Opt<string>(d, "--network"), Is.EqualTo("bridge"), "docker's default network");
         Assert.That((Opt<string?>(d, "--name"), Opt<string?>(d, "--entrypoint"), Opt<string?>(d, "--user")), Is.EqualTo(((string?)null, (string?)null, (string?)null)));
         Assert.That(Opt<string[]>(d, "--env"), Is.Empty);
+    }
+
+    [Test]
+    public void PublishOptions()
+    {
+        var r = ParseOk("-p", "8080:80", "--publish", "127.0.0.1::53/udp", "-P", "--network-alias", "db", "--net-alias", "database", "busybox", "-p", "x");
+        Assert.That(Opt<string[]>(r, "--publish"), Is.EqualTo(new[] { "8080:80", "127.0.0.1::53/udp" }));
+        Assert.That(Opt<bool>(r, "--publish-all"), Is.True);
+        Assert.That(Opt<string[]>(r, "--network-alias"), Is.EqualTo(new[] { "db", "database" }));
+        Assert.That(Image(r), Is.EqualTo("busybox"), "-p takes a value, so the image is found after it");
     }
 
     [Test]

@@ -215,10 +215,12 @@ public class SpecGeneratorTests : TempDirTest
     }
 
     [Test]
-    public void OtherNetworksAreRejected()
+    public void BridgeIsTheDefaultAndGetsANetworkNamespace()
     {
-        Assert.That(Error(() => Gen(Opts("sh") with { Network = "foo" })), Is.EqualTo("network foo not found"));
-        Assert.That(Error(() => Gen(Opts("sh") with { Network = "bridge" })), Does.StartWith("network bridge is not available yet"));
+        Assert.That(new RunOptions { Image = "busybox" }.Network, Is.EqualTo("bridge"));
+        Assert.That(Gen(Opts("sh")).Linux!.Namespaces!.Any(n => n.Type == "network" && n.Path is null), Is.True);
+        Assert.That(Gen(Opts("sh") with { Network = "appnet" }).Linux!.Namespaces!.Any(n => n.Type == "network"), Is.True);
+        Assert.That(Error(() => Gen(Opts("sh") with { Network = "none", Publish = ["80"] })), Does.StartWith("conflicting options"));
     }
 
     [Test]

@@ -31,6 +31,10 @@ public class SpecWireTests
         var back = SpecWire.Decode(SpecWire.Encode(spec));
         Assert.That(spec.Linux!.Resources, Is.Not.Null);
         spec.Linux.Resources = null; // the runtime applies the cgroup limits itself; init never reads them
+        // seccomp travels compiled: init gets the BPF program, not the rules.
+        var expected = Security.Seccomp.BpfInstruction.ToBytes(Security.Seccomp.SeccompCompiler.Compile(spec.Linux.Seccomp!));
+        Assert.That(back.Linux!.Seccomp!.Program, Is.EqualTo(expected));
+        spec.Linux.Seccomp = back.Linux.Seccomp = null;
         // Compare through the OCI JSON document: every field, in order.
         var a = System.Text.Json.JsonSerializer.Serialize(spec, OciJson.Default.Spec);
         var b = System.Text.Json.JsonSerializer.Serialize(back, OciJson.Default.Spec);
