@@ -344,15 +344,43 @@ static class OciCommand
     static Command Exec()
     {
         var id = Id();
-        var rest = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore };
-        var process = new Option<string?>("--process", "-p") { Description = "process.json (an OCI process)" };
-        var cmd = new Command("exec", "Run a process in a running container (not yet supported)") { id, rest, process };
-        cmd.TreatUnmatchedTokensAsErrors = false;
-        // TODO: drive the exec core (src/Runtime/Container/ExecProcess*) once it is merged.
+        var rest = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore, CaptureRemainingTokens = true, Description = "The command and its arguments (without --process; options end at the container id)" };
+        var process = new Option<string?>("--process", "-p") { Description = "process.json: the OCI process to run (replaces the command and the flags below)" };
+        var detach = new Option<bool>("--detach", "-d") { Description = "Return once the process runs" };
+        var pidFile = new Option<string?>("--pid-file") { Description = "Write the process's pid to this file" };
+        var consoleSocket = new Option<string?>("--console-socket") { Description = "UNIX socket that receives the pty master (SCM_RIGHTS)" };
+        var tty = new Option<bool>("--tty", "-t") { Description = "Give the process a terminal" };
+        var cwd = new Option<string?>("--cwd") { Description = "Working directory in the container (default: the container's)" };
+        var env = new Option<string[]>("--env", "-e") { Description = "Set an environment variable (NAME=VALUE)", AllowMultipleArgumentsPerToken = false };
+        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as (default: the container's user)" };
+        var cap = new Option<string[]>("--cap", "-c") { Description = "Add a capability (CAP_NET_ADMIN)" };
+        var noNewPrivs = new Option<bool>("--no-new-privs") { Description = "Set no_new_privs for the process" };
+        var cmd = new Command("exec", "Run a process in a running container")
+        {
+            id, rest, process, detach, pidFile, consoleSocket, tty, cwd, env, user, cap, noNewPrivs,
+        };
         cmd.SetAction(r => Guard(r, rt =>
         {
-            rt.State(r.GetValue(id)!);
-            throw RuntimeError.Plain("exec is not supported yet by incrun-oci", 1);
+            var cid = r.GetValue(id)!;
+            var args = r.GetValue(rest) ?? [];
+            Process p;
+            if (r.GetValue(process) is { } file)
+            {
+                if (args.Length > 0) throw RuntimeError.Plain("exec: give either --process or a command, not both", 1);
+                byte[] json;
+                try { json = file == "-" ? ReadStdin() : File.ReadAllBytes(file); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw RuntimeError.Plain($"cannot read {file}: {e.Message}", 1);
+                }
+                p = OciLifecycle.ParseProcess(json, file);
+            }
+            else
+            {
+                p = rt.ExecProcessFrom(cid, args, r.GetValue(tty), r.GetValue(cwd), r.GetValue(env) ?? [], r.GetValue(user),
+                    r.GetValue(cap) ?? [], r.GetValue(noNewPrivs));
+            }
+            return rt.Exec(new OciExecOptions(cid, p, r.GetValue(detach), r.GetValue(pidFile), r.GetValue(consoleSocket)));
         }));
         return cmd;
     }

@@ -250,6 +250,7 @@ public static class IncrunAnnotations
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true)]
 [JsonSerializable(typeof(Spec))]
+[JsonSerializable(typeof(Process))]
 internal sealed partial class OciJson : JsonSerializerContext;
 
 /// <summary>Writes config.json through the source generator's fast path (straight Utf8JsonWriter code):

@@ -11,6 +11,9 @@ using Inception.Runtime.Trace;
 
 namespace Inception.Runtime.OciRuntime;
 
+/// <summary>What `exec` takes: the complete process to run (see <see cref="OciLifecycle.ExecProcessFrom"/>).</summary>
+public sealed record OciExecOptions(string Id, Process Process, bool Detach = false, string? PidFile = null, string? ConsoleSocket = null);
+
 /// <summary>What `create` and `run` take (runc's flags).</summary>
 public sealed record CreateOptions(string Id, string Bundle, string? PidFile = null, string? ConsoleSocket = null,
     int PreserveFds = 0, bool SystemdCgroup = false);
@@ -346,11 +349,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         using var container = Create(o, keep: true, out _, relayPty: o.ConsoleSocket is null)!;
         var c = OciContainer.Load(Root, o.Id);
         using var session = container.PtyMaster >= 0 && o.ConsoleSocket is null ? PtySession.Begin(container.PtyMaster, interactive: true) : null;
-        int[] forwarded = [1, 2, 3, 10, 12, 15];
-        var registrations = forwarded
-            .Select(s => PosixSignalRegistration.Create((PosixSignal)s, ctx => { ctx.Cancel = true; container.Signal(s); })).ToList();
-        if (session is not null)
-            registrations.Add(PosixSignalRegistration.Create((PosixSignal)28, ctx => { ctx.Cancel = true; session.Resize(); }));
+        var relay = new SignalRelay(container.Signal, session);
         try
         {
             Start(o.Id);
@@ -360,11 +359,96 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         }
         finally
         {
-            foreach (var r in registrations) r.Dispose();
+            relay.Dispose();
             container.Signal(9);
             container.Wait();
             Destroy(c);
         }
+    }
+
+    /// <summary>`exec`: a process started in the running container (runc's exec): from process.json, or
+    /// the container's own process with other args and the flags' changes. In the foreground it waits,
+    /// forwarding signals (relaying the terminal without a console socket), and returns its status.</summary>
+    public int Exec(OciExecOptions o)
+    {
+        var c = OciContainer.Load(Root, o.Id);
+        var status = c.Status;
+        if (status != "running") throw RuntimeError.Plain($"cannot exec in a {status} container", 1);
+        var spec = c.ReadSpec() ?? throw RuntimeError.Plain($"container \"{o.Id}\" has no config.json in its state", 1);
+        var process = o.Process;
+        if (process.Args.Count == 0) throw RuntimeError.Plain("exec: no command given (args or --process)", 1);
+        if (!process.Cwd.StartsWith('/')) throw RuntimeError.Plain($"exec: cwd \"{process.Cwd}\" must be an absolute path", 1);
+        if (process.Terminal && o.ConsoleSocket is null && o.Detach)
+            throw RuntimeError.Plain("cannot allocate a tty without --console-socket when the runtime detaches (--tty)", 1);
+        if (!process.Terminal && o.ConsoleSocket is not null)
+            throw RuntimeError.Plain("--console-socket given, but the process has no terminal (--tty)", 1);
+
+        int devNull = Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
+        try
+        {
+            var stdio = process.Terminal ? new StdioFds(devNull, devNull, devNull) : new StdioFds(0, 1, 2);
+            var layout = CgroupLayout.Detect();
+            var handles = layout.HasAny ? new ContainerCgroup(layout, c.Record!.CgroupsPath).OpenJoinHandles() : CgroupHandles.None;
+            ExecProcess exec;
+            try { exec = ExecProcess.Start(c.Record!.Pid, spec, process, stdio, handles, trace, o.Detach); }
+            finally { ContainerCgroup.Close(handles); }
+            using var _ = exec;
+            if (o.ConsoleSocket is not null) ConsoleSocket.Send(o.ConsoleSocket, exec.PtyMaster);
+            if (o.PidFile is not null)
+                OciContainer.WriteAtomically(Path.GetFullPath(o.PidFile), System.Text.Encoding.ASCII.GetBytes(exec.Pid.ToString()));
+            if (o.Detach) return 0;
+            using var session = exec.PtyMaster >= 0 && o.ConsoleSocket is null ? PtySession.Begin(exec.PtyMaster, interactive: true) : null;
+            using var relay = new SignalRelay(exec.Signal, session);
+            int code = exec.Wait();
+            session?.Drain();
+            return code;
+        }
+        finally { Libc.close(devNull); }
+    }
+
+    /// <summary>The process `exec` runs when no process.json is given: the container's own (user,
+    /// capabilities, env, rlimits, …) with <paramref name="args"/> and runc's flags applied.</summary>
+    public Process ExecProcessFrom(string id, IReadOnlyList<string> args, bool tty, string? cwd, IReadOnlyList<string> env,
+        string? user, IReadOnlyList<string> addCaps, bool noNewPrivs)
+    {
+        var spec = OciContainer.Load(Root, id).ReadSpec()
+            ?? throw RuntimeError.Plain($"container \"{id}\" has no config.json in its state", 1);
+        var p = spec.Process ?? new Process();
+        var process = new Process
+        {
+            Args = [.. args], Env = [.. p.Env], Cwd = cwd ?? p.Cwd, User = p.User, Terminal = tty,
+            Capabilities = p.Capabilities, NoNewPrivileges = p.NoNewPrivileges || noNewPrivs, Rlimits = p.Rlimits,
+            OomScoreAdj = p.OomScoreAdj,
+        };
+        foreach (var e in env)
+        {
+            var name = e.Split('=', 2)[0];
+            process.Env = [.. process.Env.Where(x => x.Split('=', 2)[0] != name), e];
+        }
+        if (user is not null)
+        {
+            var parts = user.Split(':', 2);
+            if (!uint.TryParse(parts[0], out var uid) || (parts.Length == 2 && !uint.TryParse(parts[1], out _)))
+                throw RuntimeError.Plain($"--user \"{user}\": expected UID[:GID] (numbers)", 1);
+            process.User = new User { Uid = uid, Gid = parts.Length == 2 ? uint.Parse(parts[1]) : 0 };
+        }
+        if (addCaps.Count > 0)
+        {
+            var caps = process.Capabilities ?? new LinuxCapabilities();
+            List<string> Add(List<string>? set) => [.. (set ?? []).Union(addCaps)];
+            process.Capabilities = new LinuxCapabilities
+            {
+                Bounding = Add(caps.Bounding), Effective = Add(caps.Effective), Permitted = Add(caps.Permitted),
+                Inheritable = caps.Inheritable, Ambient = caps.Ambient,
+            };
+        }
+        return process;
+    }
+
+    public static Process ParseProcess(byte[] json, string path)
+    {
+        try { return JsonSerializer.Deserialize(json, OciJson.Default.Process) ?? throw new JsonException("null document"); }
+        catch (JsonException e) { throw RuntimeError.Plain($"{path}: invalid JSON: {e.Message}", 1); }
     }
 
     void TryDelete(string id)

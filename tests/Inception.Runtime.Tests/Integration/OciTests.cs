@@ -453,6 +453,45 @@ public sealed class OciTests : ContainerTest
     }
 
     [Test]
+    public void ExecRunsAProcessInTheRunningContainer()
+    {
+        _b.Args("sleep", "300");
+        _b.Edit(c => c["hostname"] = "execbox");
+        Assert.That(_b.OciTo(Output, "run", "-d", "-b", _b.Bundle, "x1").ExitCode, Is.EqualTo(0), File.ReadAllText(Output));
+        int pid = (int)_b.State("x1")["pid"]!;
+
+        // A command with runc's flags: in the container's namespaces and cgroup, as the given user, its status returned.
+        var r = _b.Oci("exec", "--cwd", "/tmp", "--env", "FOO=bar", "--user", "1000:1001", "x1",
+            "sh", "-c", "hostname; pwd; echo $FOO; id -u; id -g; readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; exit 3");
+        Assert.That(r.ExitCode, Is.EqualTo(3), r.ToString());
+        Assert.That(r.Stdout.Split('\n'), Is.EqualTo(new[]
+        {
+            "execbox", "/tmp", "bar", "1000", "1001",
+            new FileInfo($"/proc/{pid}/ns/pid").LinkTarget, new FileInfo($"/proc/{pid}/ns/mnt").LinkTarget, "",
+        }));
+
+        // --process (a process.json) and --detach with --pid-file: the process runs in the container's cgroup.
+        var processJson = Path.Combine(_b.Dir, "process.json");
+        File.WriteAllText(processJson, """{"terminal":false,"user":{"uid":0,"gid":0},"args":["sleep","301"],"env":["PATH=/bin"],"cwd":"/"}""");
+        var pidFile = Path.Combine(_b.Dir, "exec.pid");
+        r = _b.OciTo(Output, "exec", "--process", processJson, "--detach", "--pid-file", pidFile, "x1");
+        Assert.That(r.ExitCode, Is.EqualTo(0), File.ReadAllText(Output));
+        int execPid = int.Parse(File.ReadAllText(pidFile));
+        Assert.That(File.ReadAllText($"/proc/{execPid}/cmdline"), Is.EqualTo("sleep\0301\0"));
+        Assert.That(File.ReadAllText($"/proc/{execPid}/cgroup"), Does.Contain($"/{Incrun.CgroupParent}/x1"));
+        Assert.That(JsonNode.Parse(_b.Oci("ps", "--format", "json", "x1").Stdout)!.AsArray().Select(p => (int)p!),
+            Does.Contain(execPid).And.Contain(pid));
+
+        // Not in a stopped container: one line, status 1.
+        Assert.That(_b.Oci("kill", "--all", "x1", "KILL").ExitCode, Is.EqualTo(0));
+        OciBundle.WaitFor(() => (string?)_b.State("x1")["status"] == "stopped", "status stopped");
+        r = _b.Oci("exec", "x1", "true");
+        Assert.That(r.ExitCode, Is.EqualTo(1));
+        Assert.That(r.Stderr.Trim(), Is.EqualTo("incrun-oci: cannot exec in a stopped container"));
+        Assert.That(_b.Oci("delete", "x1").ExitCode, Is.EqualTo(0));
+    }
+
+    [Test]
     public void FeaturesListOnlyWhatIsSupported()
     {
         var r = _b.Oci("features");
