@@ -13,6 +13,10 @@ if (Environment.GetEnvironmentVariable(Inception.Runtime.Run.SupervisorProcess.V
 if (Environment.GetEnvironmentVariable(ExecInit.Variable) is not null)
     return ExecInit.Run();
 
+// The runc-compatible OCI runtime: argv[0] is incrun-oci (a symlink), or `incrun oci VERB`.
+if (OciCommand.Matches(args, out var ociArgs))
+    return OciCommand.Invoke(ociArgs);
+
 var root = new RootCommand("incrun: run Linux containers (docker-style commands on an OCI runtime core)");
 root.Options.Add(GlobalOptions.Explain);
 root.Options.Add(GlobalOptions.Root);

@@ -51,15 +51,18 @@ public sealed class ContainerCgroup
         }
         if (resources is not null)
         {
-            if (_layout.UseV2)
-            {
-                var dir = Path.Combine(_layout.Unified!, _relative);
-                CgroupFiles.ApplyV2(dir, resources);
-                // v2 has no devices controller: an eBPF program attached to the cgroup filters device access.
-                if (resources.Devices is { Count: > 0 } rules) DeviceProgramSize = DeviceProgram.Attach(dir, rules);
-            }
-            else CgroupFiles.ApplyV1(this, resources);
+            Update(resources);
+            // v2 has no devices controller: an eBPF program attached to the cgroup filters device access.
+            if (_layout.UseV2 && resources.Devices is { Count: > 0 } rules)
+                DeviceProgramSize = DeviceProgram.Attach(Path.Combine(_layout.Unified!, _relative), rules);
         }
+    }
+
+    /// <summary>Writes limits to the container's existing directories (also the OCI `update` verb).</summary>
+    public void Update(LinuxResources resources)
+    {
+        if (_layout.UseV2) CgroupFiles.ApplyV2(Path.Combine(_layout.Unified!, _relative), resources);
+        else CgroupFiles.ApplyV1(this, resources);
     }
 
     /// <summary>Freezes or thaws every process of the container (v1 freezer.state, v2 cgroup.freeze) and

@@ -16,6 +16,13 @@ public readonly record struct CgroupHandles(int[] V1Tasks, int V2Dir)
     public static readonly CgroupHandles None = new([], -1);
 }
 
+/// <summary>How the OCI front end (runc's contract) spawns init, beyond what docker-like runs need:
+/// no parent-death signal (the engine's shim, a subreaper, reaps init after <c>create</c> exits), fds
+/// kept open into the command as its fds 3.., and an exec gate instead of the Go message: an O_PATH fd
+/// of the container's exec FIFO, which init opens for writing after Ready and which blocks until
+/// <c>start</c> opens it for reading.</summary>
+public sealed record OciSpawn(int[] PreservedFds, int ExecGate);
+
 /// <summary>
 /// The container core, one path for every front end: <see cref="Spawn"/> clones init into new
 /// namespaces, <see cref="Configure"/> hands it the spec and waits until the root filesystem is ready,
@@ -52,34 +59,50 @@ public sealed class ContainerProcess : ChildProcess
     }
 
     /// <summary>Clones init into the given namespaces and cgroup; it waits for <see cref="Configure"/>.</summary>
-    public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, CgroupHandles cgroup, ITrace trace)
+    public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, CgroupHandles cgroup, ITrace trace,
+        OciSpawn? oci = null)
     {
         int flags = CloneFlags(namespaces);
         var (runtimeEnd, initEnd) = SyncChannel.CreatePair();
         var env = new List<string> { $"{InitProcess.BundleVariable}={bundle}" };
-        int traceFd = -1;
+        // init's fds: stdio, the preserved fds (3..), the sync socket, the exec gate, the trace.
+        var fds = new List<int> { stdio.Stdin, stdio.Stdout, stdio.Stderr };
+        if (oci is not null)
+        {
+            env.Add($"{InitProcess.OciVariable}={oci.PreservedFds.Length}");
+            fds.AddRange(oci.PreservedFds);
+        }
+        fds.Add(initEnd.Fd);
+        if (oci is not null) fds.Add(oci.ExecGate);
         if (trace.Enabled)
         {
             env.Add($"{InitProcess.TraceVariable}=1");
-            traceFd = 2; // init narrates on the runtime's stderr
+            fds.Add(2); // init narrates on the runtime's stderr
         }
-        int[] fds = traceFd >= 0
-            ? [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd, traceFd]
-            : [stdio.Stdin, stdio.Stdout, stdio.Stderr, initEnd.Fd];
-        // --network container:NAME: the child enters that network namespace before it execs.
-        int netnsFd = -1;
-        if (namespaces.FirstOrDefault(n => n.Type == "network" && n.Path is not null)?.Path is { } netns)
+        // Namespaces named by path (OCI linux.namespaces[].path, and docker's --network container:NAME):
+        // the child setns()es into them before it execs.
+        int[] join; int pidNs;
+        try { (join, pidNs) = OpenJoined(namespaces); }
+        catch { runtimeEnd.Dispose(); initEnd.Dispose(); throw; }
+        int pid;
+        try
         {
-            netnsFd = Libc.open(netns, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            if (netnsFd < 0) { int e = Libc.Errno; runtimeEnd.Dispose(); initEnd.Dispose(); throw new RuntimeError("open", netns, e); }
+            // Init runs from a copy of the binary that cannot be written to (CVE-2019-5736).
+            var (exe, how) = Security.ReadOnlyBinary.Open();
+            if (trace.Enabled) TraceExe(trace, how);
+            try
+            {
+                pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
+                    cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs);
+            }
+            finally { Security.ReadOnlyBinary.Release(exe); }
         }
-        // Init runs from a copy of the binary that cannot be written to (CVE-2019-5736).
-        int exe;
-        try { (exe, var how) = Security.ReadOnlyBinary.Open(); if (trace.Enabled) TraceExe(trace, how); }
-        catch { initEnd.Dispose(); runtimeEnd.Dispose(); if (netnsFd >= 0) Libc.close(netnsFd); throw; }
-        int pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, fds, flags, 9 /* SIGKILL */, cgroup.V1Tasks, cgroup.V2Dir, exe, netnsFd);
-        Security.ReadOnlyBinary.Release(exe);
-        if (netnsFd >= 0) Libc.close(netnsFd);
+        catch { initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
+        finally
+        {
+            foreach (var fd in join) Libc.close(fd);
+            if (pidNs >= 0) Libc.close(pidNs);
+        }
         initEnd.Dispose();
         if (trace.Enabled)
             trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,
@@ -98,10 +121,12 @@ public sealed class ContainerProcess : ChildProcess
             0, $"Init will run from a {how} of incrun's binary: a process in the container that reaches it through /proc/PID/exe cannot overwrite the host's binary (CVE-2019-5736).");
 
     /// <summary>Sends init the spec and waits until it has built the root filesystem (throws init's error).</summary>
-    public void Configure(Spec spec)
+    /// <param name="hookState">The OCI state JSON given to the createContainer and startContainer hooks init runs.</param>
+    public void Configure(Spec spec, string? hookState = null)
     {
         if (CloneFlags(spec.Linux?.Namespaces ?? []) != _flags)
             throw RuntimeError.Plain("the spec's namespaces differ from those the container was spawned with");
+        if (hookState is not null) Sync.Send(SyncKind.HookState, payload: System.Text.Encoding.UTF8.GetBytes(hookState));
         Sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
         WaitForReady();
     }
@@ -138,14 +163,52 @@ public sealed class ContainerProcess : ChildProcess
         return RuntimeError.Plain($"container init exited before it was ready (status {code})");
     }
 
+    bool _released;
+    private protected override bool KillOnDispose => !_released;
+
+    /// <summary>Lets go of init without killing it (the OCI <c>create</c>: init waits at its exec gate
+    /// after this process exits, and the engine's shim reaps it).</summary>
+    public void Release()
+    {
+        _released = true;
+        Dispose();
+    }
+
+    /// <summary>fds of the existing namespaces the spec names by path (OCI linux.namespaces[].path): the C
+    /// part setns()es the child into them; a PID namespace is entered at clone time.</summary>
+    static (int[] Join, int PidNs) OpenJoined(IReadOnlyList<Namespace> namespaces)
+    {
+        var join = new List<int>();
+        int pidNs = -1;
+        foreach (var ns in namespaces)
+        {
+            if (ns.Path is null) continue;
+            int fd = Libc.open(ns.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                int errno = Libc.Errno;
+                foreach (var f in join) Libc.close(f);
+                if (pidNs >= 0) Libc.close(pidNs);
+                throw new RuntimeError($"open {ns.Type} namespace", ns.Path, errno);
+            }
+            if (ns.Type == "pid") pidNs = fd; else join.Add(fd);
+        }
+        return ([.. join], pidNs);
+    }
+
     static int CloneFlags(IReadOnlyList<Namespace> namespaces)
     {
         int flags = 0;
         foreach (var ns in namespaces)
         {
-            if (ns.Path is not null && ns.Type == "network") continue; // joined with setns by the C part
             if (ns.Path is not null)
-                throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported yet");
+            {
+                if (ns.Type is "mount" or "user")
+                    throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported");
+                if (ns.Type is not ("pid" or "uts" or "ipc" or "network" or "cgroup"))
+                    throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\"");
+                continue;   // joined by the C part (setns), not created
+            }
             if (ns.Type == "user") throw RuntimeError.Plain("user namespaces are not supported yet");
             flags |= NamespaceFlag(ns.Type);
         }

@@ -8,11 +8,12 @@ namespace Inception.Runtime.Container;
 /// <summary>What the runtime and the container's init say to each other, in order:
 /// runtime → Spec (the container's spec, <see cref="Oci.SpecWire"/>), init → Pty (with -t, carrying
 /// the pty master fd), init → Ready (root filesystem, user and pty set up), runtime → Go (cgroups and
-/// network done; exec now). On a failure init sends Error and exits; a successful execve closes init's
-/// end (close-on-exec), which the runtime reads as end-of-file. For exec, the C part's intermediate
-/// process sends Pid (the host pid of the process that joined the container, as a 4-byte payload), the
-/// runtime sends Spec (a spec carrying only the process), then Pty (with -t), then end-of-file.</summary>
-internal enum SyncKind { Ready = 1, Go = 2, Error = 3, Pty = 4, Spec = 5, Pid = 6 }
+/// network done; exec now). The OCI front end sends HookState (the state JSON for the hooks init runs)
+/// before Spec and replaces Go by the exec FIFO. On a failure init sends Error and exits; a successful
+/// execve closes init's end (close-on-exec), which the runtime reads as end-of-file. For exec, the C part's
+/// intermediate process sends Pid (the host pid of the process that joined the container, as a 4-byte
+/// payload), the runtime sends Spec (a spec carrying only the process), then Pty (with -t), then end-of-file.</summary>
+internal enum SyncKind { Ready = 1, Go = 2, Error = 3, Pty = 4, Spec = 5, Pid = 6, HookState = 7 }
 
 internal readonly record struct SyncMessage(SyncKind Kind, RuntimeError? Error, int Fd, byte[]? Payload = null);
 
@@ -102,7 +103,7 @@ internal sealed unsafe class SyncChannel(int fd) : IDisposable
                 error = new RuntimeError(step, subject.Length == 0 ? null : subject, errno,
                     detail.Length == 0 ? null : detail, exit == 0 ? 125 : exit);
             }
-            return new SyncMessage(kind, error, fd, kind is SyncKind.Spec or SyncKind.Pid ? buf[Header..(int)r] : null);
+            return new SyncMessage(kind, error, fd, kind is SyncKind.Spec or SyncKind.Pid or SyncKind.HookState ? buf[Header..(int)r] : null);
         }
     }
 

@@ -20,41 +20,56 @@ internal static class ProcessSetup
     /// <summary>The child's main loop: sync socket on fd 3 (and the --explain trace on fd 4 when
     /// <see cref="InitProcess.TraceVariable"/> is set), the spec first, then <paramref name="body"/>,
     /// which execs. Any failure goes back to the runtime as step + subject + errno.</summary>
-    public static int Serve(string who, Action<Spec, ISyscalls, SyncChannel> body)
+    public static int Serve(string who, Action<Spec, ISyscalls, SyncChannel> body) =>
+        Serve(who, SyncFd, TraceFd, (spec, sys, sync, _) => body(spec, sys, sync));
+
+    /// <summary><see cref="Serve(string, Action{Spec, ISyscalls, SyncChannel})"/> with the sync socket and trace on
+    /// the given fds, and the OCI front end's optional HookState message (passed on to <paramref name="body"/>)
+    /// before the spec. Once <paramref name="released"/> says nobody reads the sync socket any more (past
+    /// the OCI exec gate), a failure goes to the container's stderr instead.</summary>
+    public static int Serve(string who, int syncFd, int traceFd, Action<Spec, ISyscalls, SyncChannel, string?> body, Func<bool>? released = null)
     {
-        Libc.fcntl(SyncFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
-        using var sync = new SyncChannel(SyncFd);
+        Libc.fcntl(syncFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+        using var sync = new SyncChannel(syncFd);
         ITrace trace = NoTrace.Instance;
         if (Environment.GetEnvironmentVariable(InitProcess.TraceVariable) is not null)
         {
-            Libc.fcntl(TraceFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
-            var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(TraceFd, true), FileAccess.Write, 1);
+            Libc.fcntl(traceFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+            var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(traceFd, true), FileAccess.Write, 1);
             trace = new TextTrace(new StreamWriter(stream) { AutoFlush = true }, who);
         }
         try
         {
             var first = sync.Receive();
+            string? hookState = null;
+            if (first?.Kind == SyncKind.HookState)
+            {
+                hookState = System.Text.Encoding.UTF8.GetString(first.Value.Payload!);
+                first = sync.Receive();
+            }
             if (first is null) return 125;              // the runtime went away before sending the spec
             if (first.Value.Kind != SyncKind.Spec) throw RuntimeError.Plain($"sync: expected the spec, got {first.Value.Kind}");
             var spec = SpecWire.Decode(first.Value.Payload);
             ISyscalls sys = trace.Enabled ? new TracingSyscalls(LinuxSyscalls.Instance, trace) : LinuxSyscalls.Instance;
-            body(spec, sys, sync);
+            body(spec, sys, sync, hookState);
             return 0; // not reached: body execs
         }
         catch (RuntimeError e)
         {
-            TrySend(sync, e);
+            Report(sync, e, released?.Invoke() == true);
             return e.ExitCode;
         }
         catch (Exception e)
         {
-            TrySend(sync, RuntimeError.Plain($"{who}: {e.GetType().Name}: {e.Message}"));
+            Report(sync, RuntimeError.Plain($"{who}: {e.GetType().Name}: {e.Message}"), released?.Invoke() == true);
             return 125;
         }
     }
 
-    static void TrySend(SyncChannel sync, RuntimeError e)
+    static void Report(SyncChannel sync, RuntimeError e, bool released)
     {
+        // After the OCI exec gate nobody reads the sync socket: the error goes to the container's stderr.
+        if (released) { try { Console.Error.WriteLine($"incrun-oci: {e.Message}"); } catch (IOException) { } return; }
         try { sync.Send(SyncKind.Error, e); } catch (RuntimeError) { }
     }
 
@@ -94,11 +109,12 @@ internal static class ProcessSetup
         Libc.umask(user.Umask ?? 0x12 /* 022 */);
     }
 
-    /// <summary>Every fd but stdio closes at exec (the sync socket's close tells the runtime exec
-    /// succeeded), then execve; returns only by throwing docker's 126/127 error.</summary>
-    public static RuntimeError Exec(ISyscalls sys, Process process, string executable, LinuxSeccomp? seccomp)
+    /// <summary>Every fd but stdio (and <paramref name="keepFds"/> fds from 3 on: the OCI preserved fds)
+    /// closes at exec (the sync socket's close tells the runtime exec succeeded), then execve; returns only
+    /// by throwing docker's 126/127 error.</summary>
+    public static RuntimeError Exec(ISyscalls sys, Process process, string executable, LinuxSeccomp? seccomp, int keepFds = 0)
     {
-        Libc.close_range(3, uint.MaxValue, Libc.CLOSE_RANGE_CLOEXEC);
+        Libc.close_range((uint)(3 + keepFds), uint.MaxValue, Libc.CLOSE_RANGE_CLOEXEC);
         // No TSYNC: the filter is this thread's, and execve keeps it while the runtime's other threads end.
         if (seccomp is not null && SeccompLast(process)) InstallSeccomp(sys, seccomp);
         int r = sys.Exec(executable, process.Args, process.Env);

@@ -45,6 +45,15 @@ internal static unsafe partial class Libc
     public static partial int sethostname(string name, nuint len);
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int setdomainname(string name, nuint len);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int personality(nuint persona);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int connect(int fd, byte* addr, uint len);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int chdir(string path);
 
     [LibraryImport(Lib, SetLastError = true)]

@@ -7,20 +7,23 @@ internal static unsafe partial class NativeSpawn
 {
     [LibraryImport("incrun_native", EntryPoint = "incrun_spawn", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Spawn(string path, byte** argv, byte** envp, int* fds, int nfds, int cloneFlags, int pdeathsig,
-        int* cgroupTasks, int ncgroup, int cgroup2Fd, int execFd, int netnsFd);
+        int* cgroupTasks, int ncgroup, int cgroup2Fd, int execFd, int* nsFds, int nns, int pidNsFd);
 
     /// <summary>clone(flags) a child that maps <paramref name="fds"/>[i] to fd i, joins the given
-    /// cgroups (v1 "tasks" fds, or a v2 directory fd), enters the netns <paramref name="netnsFd"/> (when &gt;= 0)
-    /// and execve()s path. With <paramref name="execFd"/> >= 0 the child execs that fd (execveat AT_EMPTY_PATH) instead of path.
-    /// Returns the pid, or -errno if clone or execve failed.</summary>
+    /// cgroups (v1 "tasks" fds, or a v2 directory fd), enters the namespaces <paramref name="joinNs"/> (fds; a PID namespace <paramref name="pidNs"/> is entered
+    /// at clone time) and execve()s path. With <paramref name="execFd"/> >= 0 the child execs that fd
+    /// (execveat AT_EMPTY_PATH) instead of path. Returns the pid, or -errno if clone or execve failed.</summary>
     public static int CloneExec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp, ReadOnlySpan<int> fds,
-        int cloneFlags, int pdeathsig, ReadOnlySpan<int> cgroupTasks, int cgroup2Fd, int execFd = -1, int netnsFd = -1)
+        int cloneFlags, int pdeathsig, ReadOnlySpan<int> cgroupTasks, int cgroup2Fd, int execFd = -1,
+        ReadOnlySpan<int> joinNs = default, int pidNs = -1)
     {
         using var a = new CStringArray(argv);
         using var e = new CStringArray(envp);
         fixed (int* f = fds)
         fixed (int* c = cgroupTasks)
-            return Spawn(path, a.Pointer, e.Pointer, f, fds.Length, cloneFlags, pdeathsig, c, cgroupTasks.Length, cgroup2Fd, execFd, netnsFd);
+        fixed (int* n = joinNs)
+            return Spawn(path, a.Pointer, e.Pointer, f, fds.Length, cloneFlags, pdeathsig, c, cgroupTasks.Length, cgroup2Fd,
+                execFd, n, joinNs.Length, pidNs);
     }
 }
 

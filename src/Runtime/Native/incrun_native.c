@@ -31,8 +31,9 @@ struct incrun_child {
     const int *cgroup_tasks; // cgroup v1 "tasks" files, O_WRONLY
     int ncgroup;
     int new_cgroupns;        // unshare(CLONE_NEWCGROUP) once inside the container's cgroup
+    const int *ns_fds;       // existing namespaces to join (OCI linux.namespaces[].path, --network container:NAME)
+    int nns;
     int exec_fd;             // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead of execve(path)
-    int netns_fd;            // >= 0: setns into this network namespace (--network container:NAME)
 };
 
 static void report(int fd, int err) {
@@ -56,10 +57,12 @@ static int child_main(void *arg) {
         do { w = write(c->cgroup_tasks[i], "0", 1); } while (w < 0 && errno == EINTR);
         if (w < 0) { report(c->errpipe, errno); _exit(127); }
     }
+    // Existing namespaces named by the spec (network — also docker's --network container:NAME —, ipc,
+    // uts, cgroup): the child is single-threaded.
+    for (i = 0; i < c->nns; i++)
+        if (setns(c->ns_fds[i], 0) < 0) { report(c->errpipe, errno); _exit(127); }
     // The cgroup namespace is rooted where the process is when it is made: so only now, inside.
     if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { report(c->errpipe, errno); _exit(127); }
-
-    if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0) { report(c->errpipe, errno); _exit(127); }
 
     // .NET ignores SIGPIPE and installs handlers: give the child default dispositions and an empty mask.
     memset(&dfl, 0, sizeof dfl);
@@ -88,13 +91,17 @@ static int child_main(void *arg) {
 // Returns the child's pid, or -errno when clone or the child's execve failed.
 // cgroup_tasks: v1 "tasks" fds the child joins; cgroup2_fd >= 0: a cgroup v2 directory the child is
 // created in (clone3 CLONE_INTO_CGROUP, so it never runs outside it). exec_fd >= 0: the child execs
-// that file (an fd of the binary on a read-only mount) rather than path. netns_fd >= 0: a network
-// namespace the child joins before it execs.
+// that file (an fd of the binary on a read-only mount) rather than path.
+// ns_fds: namespaces the child joins (setns) before it execs (OCI linux.namespaces[].path, and the
+// network namespace of docker's --network container:NAME);
+// pid_ns_fd >= 0: a PID namespace the child is created in (setns of this thread's pid_for_children
+// around the clone).
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
-                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd, int exec_fd, int netns_fd) {
+                 int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd,
+                 int exec_fd, const int *ns_fds, int nns, int pid_ns_fd) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
-    int pipefd[2], err = 0, status;
+    int pipefd[2], err = 0, status, own_pidns = -1;
     ssize_t r;
     pid_t pid;
     char *stack;
@@ -107,9 +114,18 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     c.path = path; c.argv = argv; c.envp = envp; c.fds = fds; c.nfds = nfds;
     c.errpipe = pipefd[1]; c.pdeathsig = pdeathsig; c.cgroup_tasks = cgroup_tasks; c.ncgroup = ncgroup;
     c.new_cgroupns = (clone_flags & CLONE_NEWCGROUP) != 0;
+    c.ns_fds = ns_fds; c.nns = nns;
     c.exec_fd = exec_fd;
-    c.netns_fd = netns_fd;
     clone_flags &= ~CLONE_NEWCGROUP;
+    if (pid_ns_fd >= 0) {
+        own_pidns = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own_pidns < 0 || setns(pid_ns_fd, CLONE_NEWPID) < 0) {
+            err = errno;
+            if (own_pidns >= 0) close(own_pidns);
+            close(pipefd[0]); close(pipefd[1]); munmap(stack, stack_size);
+            return -err;
+        }
+    }
     if (cgroup2_fd >= 0) {
         // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into the cgroup.
         struct clone_args args;
@@ -125,6 +141,11 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
         pid = clone(child_main, stack + stack_size, clone_flags | CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
     }
     if (pid < 0) err = errno;
+    if (own_pidns >= 0) {
+        // back to this process's own PID namespace for later children
+        if (setns(own_pidns, CLONE_NEWPID) < 0 && !err) err = errno;
+        close(own_pidns);
+    }
     close(pipefd[1]);
     if (pid > 0) {
         do { r = read(pipefd[0], &err, sizeof err); } while (r < 0 && errno == EINTR);

@@ -14,7 +14,30 @@ public sealed class Spec
     [JsonPropertyName("domainname")] public string? Domainname { get; set; }
     [JsonPropertyName("mounts")] public List<Mount> Mounts { get; set; } = [];
     [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+    [JsonPropertyName("hooks")] public Hooks? Hooks { get; set; }
     [JsonPropertyName("linux")] public Linux? Linux { get; set; }
+}
+
+/// <summary>Lifecycle hooks (config.md#posix-platform-hooks). The runtime runs prestart, createRuntime,
+/// poststart and poststop in its own namespaces; init runs createContainer (before pivot_root) and
+/// startContainer (after start, before the command's exec) in the container's.</summary>
+public sealed class Hooks
+{
+    [JsonPropertyName("prestart")] public List<Hook>? Prestart { get; set; }
+    [JsonPropertyName("createRuntime")] public List<Hook>? CreateRuntime { get; set; }
+    [JsonPropertyName("createContainer")] public List<Hook>? CreateContainer { get; set; }
+    [JsonPropertyName("startContainer")] public List<Hook>? StartContainer { get; set; }
+    [JsonPropertyName("poststart")] public List<Hook>? Poststart { get; set; }
+    [JsonPropertyName("poststop")] public List<Hook>? Poststop { get; set; }
+}
+
+public sealed class Hook
+{
+    [JsonPropertyName("path")] public string Path { get; set; } = "";
+    [JsonPropertyName("args")] public List<string>? Args { get; set; }
+    [JsonPropertyName("env")] public List<string>? Env { get; set; }
+    /// <summary>seconds</summary>
+    [JsonPropertyName("timeout")] public int? Timeout { get; set; }
 }
 
 public sealed class Process
@@ -29,6 +52,8 @@ public sealed class Process
     [JsonPropertyName("noNewPrivileges")] public bool NoNewPrivileges { get; set; }
     [JsonPropertyName("rlimits")] public List<Rlimit>? Rlimits { get; set; }
     [JsonPropertyName("oomScoreAdj")] public int? OomScoreAdj { get; set; }
+    [JsonPropertyName("apparmorProfile")] public string? ApparmorProfile { get; set; }
+    [JsonPropertyName("selinuxLabel")] public string? SelinuxLabel { get; set; }
 }
 
 /// <summary>The five capability sets, as names ("CAP_CHOWN").</summary>
@@ -86,7 +111,16 @@ public sealed class Linux
     [JsonPropertyName("devices")] public List<LinuxDevice>? Devices { get; set; }
     [JsonPropertyName("cgroupsPath")] public string? CgroupsPath { get; set; }
     [JsonPropertyName("resources")] public LinuxResources? Resources { get; set; }
+    [JsonPropertyName("mountLabel")] public string? MountLabel { get; set; }
+    [JsonPropertyName("personality")] public LinuxPersonality? Personality { get; set; }
     [JsonPropertyName("seccomp")] public LinuxSeccomp? Seccomp { get; set; }
+}
+
+/// <summary>linux.personality: the execution domain (LINUX, or LINUX32 as `linux32` sets).</summary>
+public sealed class LinuxPersonality
+{
+    [JsonPropertyName("domain")] public string Domain { get; set; } = "LINUX";
+    [JsonPropertyName("flags")] public List<string>? Flags { get; set; }
 }
 
 /// <summary>linux.seccomp: the system call filter of the container's process (actions as libseccomp
@@ -216,6 +250,7 @@ public static class IncrunAnnotations
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true)]
 [JsonSerializable(typeof(Spec))]
+[JsonSerializable(typeof(Process))]
 internal sealed partial class OciJson : JsonSerializerContext;
 
 /// <summary>Writes config.json through the source generator's fast path (straight Utf8JsonWriter code):

@@ -9,7 +9,7 @@ namespace Inception.Runtime.Oci;
 /// </summary>
 public static class SpecWire
 {
-    const byte Version = 5;
+    const byte Version = 6;
 
     public static byte[] Encode(Spec spec)
     {
@@ -77,6 +77,7 @@ public static class SpecWire
                 }
                 w.Write(l.Sysctl?.Count ?? -1);
                 foreach (var (k, v) in l.Sysctl ?? []) { w.Write(k); w.Write(v); }
+                WriteOpt(w, l.Personality?.Domain);
                 w.Write(l.Seccomp is not null);
                 if (l.Seccomp is { } sc)
                 {
@@ -86,6 +87,9 @@ public static class SpecWire
                     w.Write(program);
                 }
             }
+            // Only the hooks init runs (in the container's namespaces); the runtime runs the others.
+            WriteHooks(w, spec.Hooks?.CreateContainer);
+            WriteHooks(w, spec.Hooks?.StartContainer);
         }
         return ms.ToArray();
     }
@@ -167,11 +171,37 @@ public static class SpecWire
                 l.Sysctl = new(sysctls);
                 for (int i = 0; i < sysctls; i++) l.Sysctl[r.ReadString()] = r.ReadString();
             }
+            if (ReadOpt(r) is { } domain) l.Personality = new LinuxPersonality { Domain = domain };
             if (r.ReadBoolean())
                 l.Seccomp = new LinuxSeccomp { Flags = ReadList(r), Program = r.ReadBytes(r.ReadInt32()), DefaultAction = "" };
             spec.Linux = l;
         }
+        var createContainer = ReadHooks(r);
+        var startContainer = ReadHooks(r);
+        if (createContainer is not null || startContainer is not null)
+            spec.Hooks = new Hooks { CreateContainer = createContainer, StartContainer = startContainer };
         return spec;
+    }
+
+    static void WriteHooks(BinaryWriter w, List<Hook>? hooks)
+    {
+        w.Write(hooks?.Count ?? -1);
+        foreach (var h in hooks ?? []) { w.Write(h.Path); WriteList(w, h.Args); WriteList(w, h.Env); w.Write(h.Timeout ?? -1); }
+    }
+
+    static List<Hook>? ReadHooks(BinaryReader r)
+    {
+        int n = r.ReadInt32();
+        if (n < 0) return null;
+        var hooks = new List<Hook>(n);
+        for (int i = 0; i < n; i++)
+        {
+            var h = new Hook { Path = r.ReadString(), Args = ReadList(r), Env = ReadList(r) };
+            int timeout = r.ReadInt32();
+            h.Timeout = timeout < 0 ? null : timeout;
+            hooks.Add(h);
+        }
+        return hooks;
     }
 
     static void WriteOpt(BinaryWriter w, string? s)

@@ -35,6 +35,9 @@ internal readonly record struct MountOptions(ulong Flags, ulong Propagation, str
         ["unbindable"] = MS_UNBINDABLE, ["runbindable"] = MS_UNBINDABLE | MS_REC,
     };
 
+    /// <summary>Every option name with a flag meaning (the OCI features document lists them).</summary>
+    public static IEnumerable<string> Known => FlagTable.Keys.Concat(PropagationTable.Keys).Order(StringComparer.Ordinal);
+
     public static MountOptions Parse(IEnumerable<string>? options)
     {
         ulong flags = 0, propagation = 0;

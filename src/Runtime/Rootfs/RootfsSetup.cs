@@ -23,8 +23,9 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
         [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
          ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"), ("/proc/kcore", "core")];
 
-    /// <summary>Everything up to and including pivot_root; the caller is then inside the new root.</summary>
-    public void Prepare()
+    /// <summary>Everything up to and including pivot_root; the caller is then inside the new root.
+    /// <paramref name="beforePivot"/> runs once the mounts are made (the OCI createContainer hooks).</summary>
+    public void Prepare(Action? beforePivot = null)
     {
         var propagation = MountOptions.PropagationOf(spec.Linux?.RootfsPropagation);
         if (propagation == 0) propagation = MS_SLAVE | MS_REC;
@@ -52,6 +53,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
         }
         finally { Libc.close(rootFd); }
 
+        beforePivot?.Invoke();
         Check(sys.Chdir(RootPath), "chdir", RootPath);
         Check(sys.PivotRoot(".", "."), "pivot_root", RootPath);
         Check(sys.Umount(".", MNT_DETACH), "umount2", "old root");

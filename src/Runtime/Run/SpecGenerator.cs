@@ -274,7 +274,7 @@ public static partial class SpecGenerator
 
     /// <summary>/sys/fs/cgroup inside the container, showing (through its cgroup namespace) its own cgroup
     /// as the root: cgroup2 on v2; on v1 a tmpfs with one mount per hierarchy, then made read-only.</summary>
-    static List<Mount> CgroupMounts(CgroupLayout cgroups, bool privileged)
+    internal static List<Mount> CgroupMounts(CgroupLayout cgroups, bool privileged)
     {
         var mode = privileged ? "rw" : "ro";
         if (cgroups.UseV2)

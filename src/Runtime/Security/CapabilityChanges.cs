@@ -27,7 +27,9 @@ internal static class CapabilityChanges
         foreach (var name in caps.Ambient ?? [])
         {
             r = sys.RaiseAmbientCapability(Capabilities.Number(name));
-            if (r < 0) throw new RuntimeError("prctl(PR_CAP_AMBIENT_RAISE)", name, -r);
+            // EPERM: not in both the permitted and inheritable sets (runc's own `runc spec` lists ambient
+            // capabilities without inheritable ones): best effort, as runc, which only warns.
+            if (r < 0 && r != -1) throw new RuntimeError("prctl(PR_CAP_AMBIENT_RAISE)", name, -r);
         }
     }
 }

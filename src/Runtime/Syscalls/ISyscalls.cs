@@ -16,6 +16,9 @@ public interface ISyscalls
     int PivotRoot(string newRoot, string putOld);
     int Chdir(string path);
     int SetHostname(string name);
+    int SetDomainName(string name);
+    /// <summary>personality(2): the execution domain (0 LINUX, 8 LINUX32).</summary>
+    int SetPersonality(uint persona);
     int MkdirAt(int dirFd, string name, uint mode);
     /// <summary>Creates an empty regular file (a bind-mount target) if it does not exist.</summary>
     int CreateFileAt(int dirFd, string name, uint mode);

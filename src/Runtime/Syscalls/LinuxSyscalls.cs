@@ -23,6 +23,11 @@ public sealed unsafe class LinuxSyscalls : ISyscalls
     public int SetHostname(string name) =>
         R(Libc.sethostname(name, (nuint)System.Text.Encoding.UTF8.GetByteCount(name)));
 
+    public int SetDomainName(string name) =>
+        R(Libc.setdomainname(name, (nuint)System.Text.Encoding.UTF8.GetByteCount(name)));
+
+    public int SetPersonality(uint persona) => R(Libc.personality(persona));
+
     public int MkdirAt(int dirFd, string name, uint mode) => R(Libc.mkdirat(dirFd, name, mode));
 
     public int CreateFileAt(int dirFd, string name, uint mode)

@@ -38,6 +38,12 @@ public sealed class TracingSyscalls(ISyscalls inner, ITrace trace) : ISyscalls
         T(inner.SetHostname(name), "sethostname", Q(name),
           "Set the hostname in the new UTS namespace; the host keeps its own.");
 
+    public int SetDomainName(string name) =>
+        T(inner.SetDomainName(name), "setdomainname", Q(name), "Set the NIS domain name in the new UTS namespace.");
+
+    public int SetPersonality(uint persona) =>
+        T(inner.SetPersonality(persona), "personality", $"0x{persona:x}", "Set the execution domain the command runs with (linux.personality).");
+
     public int MkdirAt(int dirFd, string name, uint mode) =>
         T(inner.MkdirAt(dirFd, name, mode), "mkdirat", $"{dirFd}, {Q(name)}, 0{Convert.ToString(mode, 8)}", "Create a missing mount point.");
 

@@ -108,6 +108,8 @@ internal sealed class RecordingSyscalls : ISyscalls
     public int PivotRoot(string newRoot, string putOld) => Enter(nameof(PivotRoot), $"pivot_root({newRoot}, {putOld})") ?? 0;
     public int Chdir(string path) => Enter(nameof(Chdir), $"chdir({path})") ?? 0;
     public int SetHostname(string name) => Enter(nameof(SetHostname), $"sethostname({name})") ?? 0;
+    public int SetDomainName(string name) => Enter(nameof(SetDomainName), $"setdomainname({name})") ?? 0;
+    public int SetPersonality(uint persona) => Enter(nameof(SetPersonality), $"personality({persona})") ?? 0;
 
     public int MkdirAt(int dirFd, string name, uint mode)
     {
