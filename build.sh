@@ -17,8 +17,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # gcc/zlib: NativeAOT links with them; busybox-static: the local image; util-linux: script/setpriv
 # for tests; hyperfine/runc: benchmarks; nftables: NAT and published ports (libnftables) of bridge networks;
 # qemu-system-x86/xz-utils: the cgroup v2 test VM (test-vm); docker-registry/apache2-utils (htpasswd): the
-# local registry of the image tests; podman/conmon: the engine the incrun-oci tests drive.
-PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip nftables qemu-system-x86 xz-utils docker-registry apache2-utils podman conmon)
+# local registry of the image tests; podman/conmon, containerd (ctr + the runc v2 shim): the engines the incrun-oci tests drive.
+PACKAGES=(gcc libc6-dev zlib1g-dev busybox-static util-linux hyperfine runc tar gzip nftables qemu-system-x86 xz-utils docker-registry apache2-utils podman conmon containerd)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
