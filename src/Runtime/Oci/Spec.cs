@@ -114,6 +114,16 @@ public sealed class Linux
     [JsonPropertyName("mountLabel")] public string? MountLabel { get; set; }
     [JsonPropertyName("personality")] public LinuxPersonality? Personality { get; set; }
     [JsonPropertyName("seccomp")] public LinuxSeccomp? Seccomp { get; set; }
+    /// <summary>Clock offsets of a time namespace ("monotonic", "boottime"); read only to be refused
+    /// (incrun creates no time namespace).</summary>
+    [JsonPropertyName("timeOffsets")] public Dictionary<string, LinuxTimeOffset>? TimeOffsets { get; set; }
+}
+
+/// <summary>An offset of linux.timeOffsets: seconds and nanoseconds added to a clock.</summary>
+public sealed class LinuxTimeOffset
+{
+    [JsonPropertyName("secs")] public long Secs { get; set; }
+    [JsonPropertyName("nanosecs")] public uint Nanosecs { get; set; }
 }
 
 /// <summary>linux.personality: the execution domain (LINUX, or LINUX32 as `linux32` sets).</summary>

@@ -47,6 +47,18 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         if (spec.Root is null) throw RuntimeError.Plain($"{path}: root is missing", 1);
         if (!spec.OciVersion.StartsWith("1.", StringComparison.Ordinal))
             throw RuntimeError.Plain($"{path}: unsupported ociVersion \"{spec.OciVersion}\" (1.x is supported)", 1);
+        // Not silently ignored: a time namespace (and its clock offsets) is something incrun does not make.
+        if (spec.Linux?.Namespaces.Any(n => n.Type == "time") == true)
+            throw RuntimeError.Plain($"{path}: linux.namespaces: the time namespace is not supported by incrun", 1);
+        if (spec.Linux?.TimeOffsets is { Count: > 0 })
+            throw RuntimeError.Plain($"{path}: linux.timeOffsets needs a time namespace, which incrun does not support", 1);
+        if (spec.Linux?.Personality is { } persona)
+        {
+            if (persona.Domain is not ("LINUX" or "LINUX32"))
+                throw RuntimeError.Plain($"{path}: linux.personality: unknown domain \"{persona.Domain}\" (LINUX or LINUX32)", 1);
+            if (persona.Flags is { Count: > 0 })
+                throw RuntimeError.Plain($"{path}: linux.personality.flags ({string.Join(", ", persona.Flags)}) are not supported", 1);
+        }
         return spec;
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Inception.Runtime.Oci;
 using Inception.Runtime.Security;
+using Inception.Runtime.Security.Seccomp;
 
 namespace Inception.Runtime.OciRuntime;
 
@@ -69,6 +70,17 @@ public static class SpecTemplate
             w.WriteBoolean("systemdUser", false);
             w.WriteBoolean("rdma", false);
             w.WriteEndObject();
+            w.WriteStartObject("seccomp");
+            w.WriteBoolean("enabled", SeccompFeatures.Enabled);
+            if (SeccompFeatures.Enabled)
+            {
+                Array(w, "actions", SeccompFeatures.Actions());
+                Array(w, "operators", SeccompFeatures.Operators);
+                Array(w, "archs", SeccompFeatures.Architectures);
+                Array(w, "knownFlags", SeccompFeatures.KnownFlags);
+                Array(w, "supportedFlags", SeccompFeatures.SupportedFlags());
+            }
+            w.WriteEndObject();
             w.WriteStartObject("apparmor");
             w.WriteBoolean("enabled", false);
             w.WriteEndObject();
@@ -77,6 +89,11 @@ public static class SpecTemplate
             w.WriteEndObject();
             w.WriteStartObject("intelRdt");
             w.WriteBoolean("enabled", false);
+            w.WriteEndObject();
+            w.WriteStartObject("mountExtensions");
+            w.WriteStartObject("idmap");
+            w.WriteBoolean("enabled", false);
+            w.WriteEndObject();
             w.WriteEndObject();
             w.WriteEndObject();
             w.WriteStartObject("annotations");

@@ -373,6 +373,10 @@ public sealed class ContainerdTests : ContainerTest
             "sh", "-c", "echo $(pwd) $(id -u); exit 3");
         Assert.That(r.ExitCode, Is.EqualTo(3), r.ToString());
         Assert.That(r.Stdout, Is.EqualTo("/tmp 1000\n"));
+        // an exec error comes back through the runtime's json log, as the shim reads runc's
+        r = _d.Ctr("tasks", "exec", "--fifo-dir", _d.FifoDir, "--exec-id", "bad", "x1", "/no/such/program");
+        Assert.That(r.ExitCode, Is.Not.EqualTo(0), r.ToString());
+        Assert.That(r.Stderr, Does.Contain("OCI runtime exec failed: exec: \"/no/such/program\": stat /no/such/program: no such file or directory"));
         r = _d.Ctr("tasks", "exec", "-d", "--fifo-dir", _d.FifoDir, "--exec-id", "e2", "x1", "sleep", "500");
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         var procs = Procs(CgroupOf("x1"));

@@ -27,7 +27,7 @@ public sealed class OciBundle : IDisposable
         foreach (var d in new[] { "bin", "proc", "dev", "sys", "tmp", "etc" }) Directory.CreateDirectory(Path.Combine(Rootfs, d));
         File.Copy("/bin/busybox", Path.Combine(Rootfs, "bin", "busybox"));
         File.SetUnixFileMode(Path.Combine(Rootfs, "bin", "busybox"), (UnixFileMode)0x1ed);
-        foreach (var applet in new[] { "sh", "echo", "cat", "sleep", "ls", "id", "hostname", "tty", "touch", "mount", "grep", "stty", "true" })
+        foreach (var applet in new[] { "sh", "echo", "cat", "sleep", "ls", "id", "hostname", "tty", "touch", "mount", "grep", "stty", "true", "uname" })
             File.CreateSymbolicLink(Path.Combine(Rootfs, "bin", applet), "busybox");
         var r = Oci("spec", "--bundle", Bundle);
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
@@ -493,6 +493,38 @@ public sealed class OciTests : ContainerTest
     }
 
     [Test]
+    public void PersonalityDomainIsApplied()
+    {
+        _b.Edit(c => c["linux"]!["personality"] = new JsonObject { ["domain"] = "LINUX32" });
+        _b.Args("sh", "-c", "uname -m; cat /proc/self/personality");
+        var r = _b.Oci("run", "-b", _b.Bundle, "p32");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Stdout, Is.EqualTo("i686\n00000008\n"), "LINUX32: uname reports i686, as under linux32(1)");
+
+        _b.Edit(c => c["linux"]!["personality"] = new JsonObject { ["domain"] = "LINUX" });
+        r = _b.Oci("run", "-b", _b.Bundle, "p64");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Stdout, Is.EqualTo("x86_64\n00000000\n"));
+    }
+
+    /// <summary>Spec fields incrun cannot honour fail create in one line (never silently ignored) and leave nothing.</summary>
+    [TestCase("{\"timeOffsets\": {\"monotonic\": {\"secs\": 3600, \"nanosecs\": 0}}}", "linux.timeOffsets needs a time namespace, which incrun does not support")]
+    [TestCase("{\"namespaces\": [{\"type\": \"mount\"}, {\"type\": \"time\"}]}", "linux.namespaces: the time namespace is not supported by incrun")]
+    [TestCase("{\"personality\": {\"domain\": \"LINUX64\"}}", "linux.personality: unknown domain \"LINUX64\" (LINUX or LINUX32)")]
+    [TestCase("{\"personality\": {\"domain\": \"LINUX\", \"flags\": [\"ADDR_NO_RANDOMIZE\"]}}", "linux.personality.flags (ADDR_NO_RANDOMIZE) are not supported")]
+    public void UnsupportedLinuxFieldsAreRefusedInOneLine(string linux, string error)
+    {
+        _b.Edit(c =>
+        {
+            foreach (var (k, v) in JsonNode.Parse(linux)!.AsObject().ToList()) c["linux"]![k] = v!.DeepClone();
+        });
+        var r = _b.Oci("create", "-b", _b.Bundle, "unsup");
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
+        Assert.That(r.Stderr, Is.EqualTo($"incrun-oci: {_b.ConfigPath}: {error}\n"));
+        Assert.That(Directory.Exists(Path.Combine(_b.Root, "unsup")), Is.False);
+    }
+
+    [Test]
     public void FeaturesListOnlyWhatIsSupported()
     {
         var r = _b.Oci("features");
@@ -503,5 +535,42 @@ public sealed class OciTests : ContainerTest
         Assert.That(f["linux"]!["namespaces"]!.AsArray().Select(h => (string?)h), Does.Not.Contain("user"));
         Assert.That(f["mountOptions"]!.AsArray().Select(h => (string?)h), Does.Contain("rbind"));
         Assert.That(f["linux"]!["capabilities"]!.AsArray().Select(h => (string?)h), Does.Contain("CAP_SYS_ADMIN"));
+        Assert.That((bool)f["linux"]!["mountExtensions"]!["idmap"]!["enabled"]!, Is.False, "no idmapped mounts");
+
+        // seccomp: what our own BPF compiler handles, as far as this kernel offers it
+        var s = f["linux"]!["seccomp"]!;
+        Assert.That((bool)s["enabled"]!, Is.True);
+        static List<string> List(JsonNode n) => [.. n.AsArray().Select(x => (string)x!)];
+        var actions = List(s["actions"]!);
+        Assert.That(actions, Is.SupersetOf(new[] { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP" }));
+        Assert.That(actions, Does.Not.Contain("SCMP_ACT_NOTIFY"), "no seccomp agent (listenerPath)");
+        Assert.That(List(s["operators"]!), Is.EquivalentTo(new[] { "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE" }));
+        Assert.That(List(s["archs"]!), Is.EqualTo(new[] { "SCMP_ARCH_X86_64" }), "the program checks x86_64 calls only");
+        var known = List(s["knownFlags"]!);
+        var supported = List(s["supportedFlags"]!);
+        Assert.That(supported, Is.SubsetOf(known).And.Contains("SECCOMP_FILTER_FLAG_TSYNC"));
+
+        // Everything listed is accepted together and loads into this kernel: one rule per action and per
+        // operator (on calls the command never makes), every supported flag, every arch; mkdir gets EPERM.
+        var rules = new JsonArray(new JsonObject { ["names"] = new JsonArray("mkdir"), ["action"] = "SCMP_ACT_ERRNO", ["errnoRet"] = 1 });
+        string[] unused = ["acct", "swapon", "swapoff", "syslog", "vhangup", "pivot_root", "iopl", "ioperm", "kexec_load", "init_module"];
+        int u = 0;
+        foreach (var a in actions.Where(a => a != "SCMP_ACT_ALLOW"))
+            rules.Add(new JsonObject { ["names"] = new JsonArray(unused[u++]), ["action"] = a });
+        foreach (var op in List(s["operators"]!))
+            rules.Add(new JsonObject
+            {
+                ["names"] = new JsonArray("delete_module"), ["action"] = "SCMP_ACT_ERRNO",
+                ["args"] = new JsonArray(new JsonObject { ["index"] = 1, ["value"] = 7, ["valueTwo"] = 7, ["op"] = op }),
+            });
+        _b.Edit(c => c["linux"]!["seccomp"] = new JsonObject
+        {
+            ["defaultAction"] = "SCMP_ACT_ALLOW", ["architectures"] = new JsonArray([.. List(s["archs"]!).Select(x => (JsonNode)x)]),
+            ["flags"] = new JsonArray([.. supported.Select(x => (JsonNode)x)]), ["syscalls"] = rules,
+        });
+        _b.Args("sh", "-c", "grep -E '^Seccomp:' /proc/self/status; mkdir /tmp/d 2>&1 || true");
+        r = _b.Oci("run", "-b", _b.Bundle, "sc");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Stdout, Is.EqualTo("Seccomp:\t2\nmkdir: can't create directory '/tmp/d': Operation not permitted\n"), r.ToString());
     }
 }

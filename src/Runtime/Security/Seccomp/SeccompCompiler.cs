@@ -24,41 +24,57 @@ public static class SeccompCompiler
 {
     public const uint EPERM = 1, ENOSYS = 38;
 
+    /// <summary>The actions (SCMP_ACT_*) this compiler turns into a seccomp return value, with that value
+    /// (its data bits, the errno of ERRNO and TRACE, are added by <see cref="Action"/>).</summary>
+    internal static readonly Dictionary<string, uint> Actions = new()
+    {
+        ["SCMP_ACT_ALLOW"] = Bpf.RetAllow, ["SCMP_ACT_ERRNO"] = Bpf.RetErrno,
+        ["SCMP_ACT_KILL"] = Bpf.RetKillThread, ["SCMP_ACT_KILL_THREAD"] = Bpf.RetKillThread,
+        ["SCMP_ACT_KILL_PROCESS"] = Bpf.RetKillProcess, ["SCMP_ACT_TRAP"] = Bpf.RetTrap,
+        ["SCMP_ACT_TRACE"] = Bpf.RetTrace, ["SCMP_ACT_LOG"] = Bpf.RetLog,
+    };
+
     /// <summary>The seccomp return value of an action name (SCMP_ACT_*), with the errno for
     /// SCMP_ACT_ERRNO / SCMP_ACT_TRACE (EPERM when not given).</summary>
     public static uint Action(string name, uint? errno)
     {
         if (errno is > Bpf.RetData) throw RuntimeError.Plain($"seccomp: errnoRet {errno} is out of range");
-        return name switch
-        {
-            "SCMP_ACT_ALLOW" => Bpf.RetAllow,
-            "SCMP_ACT_ERRNO" => Bpf.RetErrno | (errno ?? EPERM),
-            "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => Bpf.RetKillThread,
-            "SCMP_ACT_KILL_PROCESS" => Bpf.RetKillProcess,
-            "SCMP_ACT_TRAP" => Bpf.RetTrap,
-            "SCMP_ACT_TRACE" => Bpf.RetTrace | (errno ?? EPERM),
-            "SCMP_ACT_LOG" => Bpf.RetLog,
-            "SCMP_ACT_NOTIFY" => throw RuntimeError.Plain("seccomp: SCMP_ACT_NOTIFY is not supported (no seccomp agent)"),
-            _ => throw RuntimeError.Plain($"seccomp: unknown action \"{name}\""),
-        };
+        if (name == "SCMP_ACT_NOTIFY") throw RuntimeError.Plain("seccomp: SCMP_ACT_NOTIFY is not supported (no seccomp agent)");
+        if (!Actions.TryGetValue(name, out var ret)) throw RuntimeError.Plain($"seccomp: unknown action \"{name}\"");
+        return ret is Bpf.RetErrno or Bpf.RetTrace ? ret | (errno ?? EPERM) : ret;
     }
+
+    /// <summary>linux.seccomp.flags this compiler passes on to seccomp(2).</summary>
+    internal static readonly Dictionary<string, uint> FlagNames = new()
+    {
+        ["SECCOMP_FILTER_FLAG_TSYNC"] = Bpf.FilterFlagTsync,
+        ["SECCOMP_FILTER_FLAG_LOG"] = Bpf.FilterFlagLog,
+        ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"] = Bpf.FilterFlagSpecAllow,
+    };
 
     /// <summary>The seccomp(2) flags of linux.seccomp.flags.</summary>
     public static uint Flags(IEnumerable<string>? flags)
     {
         uint result = 0;
         foreach (var f in flags ?? [])
-            result |= f switch
-            {
-                "SECCOMP_FILTER_FLAG_TSYNC" => Bpf.FilterFlagTsync,
-                "SECCOMP_FILTER_FLAG_LOG" => Bpf.FilterFlagLog,
-                "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => Bpf.FilterFlagSpecAllow,
-                _ => throw RuntimeError.Plain($"seccomp: unsupported flag \"{f}\""),
-            };
+            result |= FlagNames.TryGetValue(f, out var flag) ? flag : throw RuntimeError.Plain($"seccomp: unsupported flag \"{f}\"");
         return result;
     }
 
     enum Op { Ne, Lt, Le, Eq, Ge, Gt, MaskedEq }
+
+    static readonly Dictionary<string, Op> Operators = new()
+    {
+        ["SCMP_CMP_NE"] = Op.Ne, ["SCMP_CMP_LT"] = Op.Lt, ["SCMP_CMP_LE"] = Op.Le, ["SCMP_CMP_EQ"] = Op.Eq,
+        ["SCMP_CMP_GE"] = Op.Ge, ["SCMP_CMP_GT"] = Op.Gt, ["SCMP_CMP_MASKED_EQ"] = Op.MaskedEq,
+    };
+
+    /// <summary>The argument comparisons (SCMP_CMP_*) this compiler handles.</summary>
+    internal static IEnumerable<string> OperatorNames => Operators.Keys;
+
+    /// <summary>The one architecture whose system calls the program checks against the profile; calls
+    /// through any other (i386 int 0x80, x32) fail with ENOSYS.</summary>
+    internal const string Architecture = "SCMP_ARCH_X86_64";
 
     readonly record struct Condition(uint Index, Op Op, ulong Value, ulong ValueTwo);
 
@@ -150,12 +166,7 @@ public static class SeccompCompiler
         var conditions = args.Select(a =>
         {
             if (a.Index > 5) throw RuntimeError.Plain($"seccomp: argument index {a.Index} is out of range (0-5)");
-            var op = a.Op switch
-            {
-                "SCMP_CMP_NE" => Op.Ne, "SCMP_CMP_LT" => Op.Lt, "SCMP_CMP_LE" => Op.Le, "SCMP_CMP_EQ" => Op.Eq,
-                "SCMP_CMP_GE" => Op.Ge, "SCMP_CMP_GT" => Op.Gt, "SCMP_CMP_MASKED_EQ" => Op.MaskedEq,
-                _ => throw RuntimeError.Plain($"seccomp: unknown comparison \"{a.Op}\""),
-            };
+            if (!Operators.TryGetValue(a.Op, out var op)) throw RuntimeError.Plain($"seccomp: unknown comparison \"{a.Op}\"");
             return new Condition(a.Index, op, a.Value, a.ValueTwo);
         }).ToArray();
         bool repeated = conditions.GroupBy(c => c.Index).Any(g => g.Count() > 1);
