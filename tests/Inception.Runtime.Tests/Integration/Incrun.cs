@@ -63,9 +63,13 @@ public static class Incrun
     }
 
     /// <summary>Starts incrun and returns once a line containing <paramref name="ready"/> was printed.</summary>
-    public static (Process Process, StringBuilder Stdout, StringBuilder Stderr) StartUntil(string ready, params string[] args)
+    public static (Process Process, StringBuilder Stdout, StringBuilder Stderr) StartUntil(string ready, params string[] args) =>
+        StartUntil(StartInfo(args), ready);
+
+    /// <summary>Starts a program and returns once a line containing <paramref name="ready"/> was printed.</summary>
+    public static (Process Process, StringBuilder Stdout, StringBuilder Stderr) StartUntil(ProcessStartInfo psi, string ready)
     {
-        var p = Process.Start(StartInfo(args))!;
+        var p = Process.Start(psi)!;
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         var seen = new ManualResetEventSlim();
@@ -81,7 +85,7 @@ public static class Incrun
         if (!seen.Wait(TimeSpan.FromSeconds(30)))
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"no '{ready}' from incrun: {stdout} {stderr}");
+            throw new TimeoutException($"no '{ready}' from {psi.FileName}: {stdout} {stderr}");
         }
         return (p, stdout, stderr);
     }
