@@ -362,7 +362,8 @@ public sealed class ContainerdTests : ContainerTest
     public void TaskExecPsPauseResumeKillAllAndDelete()
     {
         int pid = RunDetached("x1", [], "sleep", "1000");
-        Assert.That(File.ReadAllText($"/proc/{pid}/cmdline"), Is.EqualTo("sleep\u00001000\u0000"), "the task's pid is the command's");
+        // As with runc, start returns once init is past the exec gate; the exec follows at once.
+        OciBundle.WaitFor(() => File.ReadAllText($"/proc/{pid}/cmdline") == "sleep\u00001000\u0000", "the task's pid to exec the command");
         var state = OciState("x1");
         Assert.That((string?)state["status"], Is.EqualTo("running"));
         Assert.That((int)state["pid"]!, Is.EqualTo(pid));
@@ -381,7 +382,7 @@ public sealed class ContainerdTests : ContainerTest
         var procs = Procs(CgroupOf("x1"));
         Assert.That(procs, Has.Count.EqualTo(2), "the exec'd process joined the container's cgroup");
         int execPid = procs.Single(p => p != pid);
-        Assert.That(File.ReadAllText($"/proc/{execPid}/cmdline"), Is.EqualTo("sleep\u0000500\u0000"));
+        OciBundle.WaitFor(() => File.ReadAllText($"/proc/{execPid}/cmdline") == "sleep\u0000500\u0000", "the exec'd process to run sleep");
         Assert.That(new FileInfo($"/proc/{execPid}/ns/pid").LinkTarget, Is.EqualTo(new FileInfo($"/proc/{pid}/ns/pid").LinkTarget));
 
         // ctr tasks ps: the shim's `ps --format json`
