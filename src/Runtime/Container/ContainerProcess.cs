@@ -23,6 +23,19 @@ public readonly record struct CgroupHandles(int[] V1Tasks, int V2Dir)
 /// <c>start</c> opens it for reading.</summary>
 public sealed record OciSpawn(int[] PreservedFds, int ExecGate);
 
+/// <summary>The id maps of a container's new user namespace (OCI linux.uidMappings, gidMappings).</summary>
+public sealed record IdMappings(IReadOnlyList<LinuxIdMapping> Uid, IReadOnlyList<LinuxIdMapping> Gid)
+{
+    /// <summary>The spec's maps, or null when it has no new user namespace. Throws when it has one without maps.</summary>
+    public static IdMappings? Of(Linux? linux)
+    {
+        if (linux?.Namespaces.Any(n => n.Type == "user" && n.Path is null) != true) return null;
+        if (linux.UidMappings is not { Count: > 0 } uid || linux.GidMappings is not { Count: > 0 } gid)
+            throw RuntimeError.Plain("a new user namespace needs linux.uidMappings and linux.gidMappings");
+        return new IdMappings(uid, gid);
+    }
+}
+
 /// <summary>
 /// The container core, one path for every front end: <see cref="Spawn"/> clones init into new
 /// namespaces, <see cref="Configure"/> hands it the spec and waits until the root filesystem is ready,
@@ -35,17 +48,23 @@ public sealed class ContainerProcess : ChildProcess
     public const int CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
 
-    ContainerProcess(int pid, SyncChannel sync, int flags) : base(pid, sync)
+    ContainerProcess(int pid, SyncChannel sync, int flags, string bundle, IdMappings? ids, ITrace trace) : base(pid, sync)
     {
+        _trace = trace;
         _flags = flags;
+        _bundle = bundle;
+        _ids = ids;
     }
 
     readonly int _flags;
+    readonly string _bundle;
+    readonly IdMappings? _ids;
+    readonly ITrace _trace;
 
     /// <summary>Spawn + Configure in one step.</summary>
     public static ContainerProcess Create(Spec spec, string bundle, StdioFds stdio, ITrace trace)
     {
-        var container = Spawn(spec.Linux?.Namespaces ?? [], bundle, stdio, CgroupHandles.None, trace);
+        var container = Spawn(spec.Linux?.Namespaces ?? [], bundle, stdio, CgroupHandles.None, trace, ids: IdMappings.Of(spec.Linux));
         try
         {
             container.Configure(spec);
@@ -59,10 +78,19 @@ public sealed class ContainerProcess : ChildProcess
     }
 
     /// <summary>Clones init into the given namespaces and cgroup; it waits for <see cref="Configure"/>.</summary>
+    /// <param name="ids">the maps of a new user namespace (required when <paramref name="namespaces"/> has one)</param>
     public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, CgroupHandles cgroup, ITrace trace,
-        OciSpawn? oci = null)
+        OciSpawn? oci = null, IdMappings? ids = null)
     {
         int flags = CloneFlags(namespaces);
+        if ((flags & CLONE_NEWUSER) != 0)
+        {
+            if (ids is null) throw RuntimeError.Plain("a new user namespace needs linux.uidMappings and linux.gidMappings");
+            // the child is in its own user namespace before it could join one owned by the host's
+            if (namespaces.FirstOrDefault(n => n.Path is not null) is { } joined)
+                throw RuntimeError.Plain($"joining the {joined.Type} namespace {joined.Path} from a new user namespace is not supported");
+        }
+        else ids = null;
         var (runtimeEnd, initEnd) = SyncChannel.CreatePair();
         var env = new List<string> { $"{InitProcess.BundleVariable}={bundle}" };
         // init's fds: stdio, the preserved fds (3..), the sync socket, the exec gate, the trace.
@@ -93,7 +121,8 @@ public sealed class ContainerProcess : ChildProcess
             try
             {
                 pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
-                    cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs);
+                    cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs,
+                    uidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Uid), gidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Gid));
             }
             finally { Security.ReadOnlyBinary.Release(exe); }
         }
@@ -107,12 +136,15 @@ public sealed class ContainerProcess : ChildProcess
         if (trace.Enabled)
             trace.Step("clone", $"{FormatFlags(flags)}|SIGCHLD", pid < 0 ? -pid : 0,
                 $"Create the container's first process in new namespaces ({Describe(flags)}); it re-executes incrun as the container's init (pid {pid} on the host, PID 1 inside).");
+        if (trace.Enabled && ids is not null && pid > 0)
+            trace.Step("write", $"/proc/{pid}/uid_map \"{LinuxIdMapping.MapText(ids.Uid).TrimEnd().Replace("\n", "; ")}\", gid_map \"{LinuxIdMapping.MapText(ids.Gid).TrimEnd().Replace("\n", "; ")}\"", 0,
+                "Map the container's ids to an unprivileged range of host ids; the child then becomes the namespace's root (setresuid(0)): all capabilities inside its namespaces, none on the host.");
         if (pid < 0)
         {
             runtimeEnd.Dispose();
             throw new RuntimeError("clone", FormatFlags(flags), -pid);
         }
-        return new ContainerProcess(pid, runtimeEnd, flags);
+        return new ContainerProcess(pid, runtimeEnd, flags, bundle, ids, trace);
     }
 
     static void TraceExe(ITrace trace, string how) =>
@@ -127,8 +159,40 @@ public sealed class ContainerProcess : ChildProcess
         if (CloneFlags(spec.Linux?.Namespaces ?? []) != _flags)
             throw RuntimeError.Plain("the spec's namespaces differ from those the container was spawned with");
         if (hookState is not null) Sync.Send(SyncKind.HookState, payload: System.Text.Encoding.UTF8.GetBytes(hookState));
+        if (_ids is not null && spec.Annotations?.GetValueOrDefault(IncrunAnnotations.OverlayLower) is { } lower)
+        {
+            int root = IdmappedRoot(spec, lower);
+            try { Sync.Send(SyncKind.RootMount, passFd: root); }
+            finally { Libc.close(root); }
+        }
         Sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
         WaitForReady();
+    }
+
+    /// <summary>The overlay root of a container with a user namespace, as a detached mount: its layers are
+    /// seen through idmapped mounts of the container's namespace, and the upper directory (where the
+    /// container's writes land) belongs to the container's root on the host.</summary>
+    int IdmappedRoot(Spec spec, string lower)
+    {
+        var a = spec.Annotations!;
+        string upper = a[IncrunAnnotations.OverlayUpper], work = a[IncrunAnnotations.OverlayWork];
+        uint uid = LinuxIdMapping.ToHost(_ids!.Uid, 0) ?? throw RuntimeError.Plain("linux.uidMappings does not map the container's uid 0");
+        uint gid = LinuxIdMapping.ToHost(_ids.Gid, 0) ?? throw RuntimeError.Plain("linux.gidMappings does not map the container's gid 0");
+        if (Libc.fchownat(Libc.AT_FDCWD, upper, uid, gid, 0) < 0) throw new RuntimeError("chown", upper, Libc.Errno);
+        var userns = $"/proc/{Pid}/ns/user";
+        int nsFd = Libc.open(userns, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (nsFd < 0) throw new RuntimeError("open", userns, Libc.Errno);
+        try
+        {
+            var target = Path.GetFullPath(spec.Root?.Path ?? "rootfs", _bundle);
+            var layers = lower.Split(':');
+            int fd = NativeSpawn.IdmappedOverlay(layers, target, $"lowerdir={lower},upperdir={upper},workdir={work}", nsFd);
+            if (_trace.Enabled)
+                _trace.Step("mount_setattr", $"MOUNT_ATTR_IDMAP ({userns}) on {layers.Length} layer(s); mount overlay; open_tree OPEN_TREE_CLONE", 0,
+                    $"In a throw-away mount namespace, see each image layer through an idmapped mount (on-disk uid 0 is host uid {uid}, the container's root), put the overlay on top and pass it to init as a detached mount; the upper directory now belongs to {uid}:{gid}.");
+            return fd;
+        }
+        finally { Libc.close(nsFd); }
     }
 
     void WaitForReady()
@@ -209,7 +273,6 @@ public sealed class ContainerProcess : ChildProcess
                     throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\"");
                 continue;   // joined by the C part (setns), not created
             }
-            if (ns.Type == "user") throw RuntimeError.Plain("user namespaces are not supported yet");
             flags |= NamespaceFlag(ns.Type);
         }
         if ((flags & CLONE_NEWNS) == 0) throw RuntimeError.Plain("a mount namespace is required");

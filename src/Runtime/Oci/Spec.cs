@@ -104,6 +104,8 @@ public sealed class Mount
 public sealed class Linux
 {
     [JsonPropertyName("namespaces")] public List<Namespace> Namespaces { get; set; } = [];
+    [JsonPropertyName("uidMappings")] public List<LinuxIdMapping>? UidMappings { get; set; }
+    [JsonPropertyName("gidMappings")] public List<LinuxIdMapping>? GidMappings { get; set; }
     [JsonPropertyName("maskedPaths")] public List<string>? MaskedPaths { get; set; }
     [JsonPropertyName("readonlyPaths")] public List<string>? ReadonlyPaths { get; set; }
     [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
@@ -114,6 +116,23 @@ public sealed class Linux
     [JsonPropertyName("mountLabel")] public string? MountLabel { get; set; }
     [JsonPropertyName("personality")] public LinuxPersonality? Personality { get; set; }
     [JsonPropertyName("seccomp")] public LinuxSeccomp? Seccomp { get; set; }
+}
+
+/// <summary>One line of a user namespace's uid_map or gid_map: <see cref="Size"/> ids from
+/// <see cref="ContainerId"/> inside are <see cref="HostId"/>.. on the host.</summary>
+public sealed class LinuxIdMapping
+{
+    [JsonPropertyName("containerID")] public uint ContainerId { get; set; }
+    [JsonPropertyName("hostID")] public uint HostId { get; set; }
+    [JsonPropertyName("size")] public uint Size { get; set; }
+
+    /// <summary>The text of /proc/PID/uid_map (or gid_map) for these lines.</summary>
+    public static string MapText(IEnumerable<LinuxIdMapping> lines) =>
+        string.Concat(lines.Select(m => $"{m.ContainerId} {m.HostId} {m.Size}\n"));
+
+    /// <summary>The host id that <paramref name="id"/> inside is, or null when it is not mapped.</summary>
+    public static uint? ToHost(IEnumerable<LinuxIdMapping>? lines, uint id) =>
+        lines?.FirstOrDefault(m => id >= m.ContainerId && id - m.ContainerId < m.Size) is { } m ? m.HostId + (id - m.ContainerId) : null;
 }
 
 /// <summary>linux.personality: the execution domain (LINUX, or LINUX32 as `linux32` sets).</summary>

@@ -128,10 +128,12 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             var cgroupsPath = CgroupsPath(spec.Linux?.CgroupsPath, o.Id, o.SystemdCgroup);
             spec.Linux ??= new Linux();
             spec.Linux.CgroupsPath = cgroupsPath;
-            // A bundle's "cgroup" mount at /sys/fs/cgroup: what `incrun run` mounts there for this host's layout.
+            // A bundle's "cgroup" mount at /sys/fs/cgroup: what `incrun run` mounts there for this host's layout
+            // (bind mounts of the container's cgroup when a user namespace without a cgroup namespace cannot mount cgroupfs).
+            bool bindCgroup = IdMappings.Of(spec.Linux) is not null && !spec.Linux.Namespaces.Any(n => n.Type == "cgroup");
             spec.Mounts = [.. spec.Mounts.SelectMany(m =>
                 m.Type == "cgroup" && m.Destination.TrimEnd('/') == "/sys/fs/cgroup" && !(m.Options ?? []).Any(CgroupLayout.Controllers.Contains)
-                    ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"))
+                    ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"), bindCgroup ? cgroupsPath : null)
                     : [m])];
             File.WriteAllBytes(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
             // As runc: after the spec's device rules, the devices every container gets (null, zero, full,
@@ -157,7 +159,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             var handles = cgroup?.OpenJoinHandles() ?? CgroupHandles.None;
             try
             {
-                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate));
+                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate), IdMappings.Of(spec.Linux));
             }
             finally { ContainerCgroup.Close(handles); }
 
