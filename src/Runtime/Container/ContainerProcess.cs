@@ -186,11 +186,26 @@ public sealed class ContainerProcess : ChildProcess
         {
             var target = Path.GetFullPath(spec.Root?.Path ?? "rootfs", _bundle);
             var layers = lower.Split(':');
-            int fd = NativeSpawn.IdmappedOverlay(layers, target, $"lowerdir={lower},upperdir={upper},workdir={work}", nsFd);
+            if (Environment.GetEnvironmentVariable("INCRUN_IDMAP") != "copy")
+            {
+                try
+                {
+                    int fd = NativeSpawn.IdmappedOverlay(layers, target, $"lowerdir={lower},upperdir={upper},workdir={work}", nsFd);
+                    if (_trace.Enabled)
+                        _trace.Step("mount_setattr", $"MOUNT_ATTR_IDMAP ({userns}) on {layers.Length} layer(s); mount overlay; open_tree OPEN_TREE_CLONE", 0,
+                            $"In a throw-away mount namespace, see each image layer through an idmapped mount (on-disk uid 0 is host uid {uid}, the container's root), put the overlay on top and pass it to init as a detached mount; the upper directory now belongs to {uid}:{gid}.");
+                    return fd;
+                }
+                // no idmapped mounts here (kernel before 5.12, or a filesystem without them): shifted copies
+                catch (RuntimeError e) when (e.Step.StartsWith("mount_setattr", StringComparison.Ordinal) && e.Errno is 1 or 22 or 38 or 95) { }
+            }
+            var copies = Rootfs.ShiftedLayers.Get(layers, _ids);
+            var joined = string.Join(':', copies);
+            int copyFd = NativeSpawn.IdmappedOverlay(copies, target, $"lowerdir={joined},upperdir={upper},workdir={work}", -1);
             if (_trace.Enabled)
-                _trace.Step("mount_setattr", $"MOUNT_ATTR_IDMAP ({userns}) on {layers.Length} layer(s); mount overlay; open_tree OPEN_TREE_CLONE", 0,
-                    $"In a throw-away mount namespace, see each image layer through an idmapped mount (on-disk uid 0 is host uid {uid}, the container's root), put the overlay on top and pass it to init as a detached mount; the upper directory now belongs to {uid}:{gid}.");
-            return fd;
+                _trace.Step("mount", $"overlay of {copies.Count} shifted layer cop{(copies.Count == 1 ? "y" : "ies")}; open_tree OPEN_TREE_CLONE", 0,
+                    $"Without idmapped mounts, each layer is used through a copy made once per id map, its owners shifted into the container's block (on-disk 0 is host uid {uid}).");
+            return copyFd;
         }
         finally { Libc.close(nsFd); }
     }

@@ -167,6 +167,7 @@ internal sealed partial class ImageStore
                 }
                 report.Reclaimed += LayerSize(dir) + (ReadLayerInfo("sha256:" + hex)?.Blobs?.Sum(b => File.Exists(ContentPath(b.Digest)) ? b.Size : 0) ?? 0);
                 RemoveQuietly(dir);
+                RemoveQuietly(Path.Combine(LayersDir, "idmapped", hex));   // its copies for user namespaces (Rootfs/ShiftedLayers)
                 try { File.Delete(dir + ".json"); } catch (IOException) { }
                 report.Lines.Add("Deleted: sha256:" + hex);
             }

@@ -259,15 +259,19 @@ struct idmapped_overlay {
 static int idmap_child(void *arg) {
     struct idmapped_overlay *o = arg;
     struct incrun_mount_attr attr;
+    sigset_t all;
     int i, fd;
 
+    // the runtime's signal handlers must never run on this borrowed memory
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
 #define FAIL(s) do { o->step = (s); o->err = errno; _exit(1); } while (0)
     if (unshare(CLONE_NEWNS) < 0) FAIL(1);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) FAIL(2);
     memset(&attr, 0, sizeof attr);
     attr.attr_set = INCRUN_MOUNT_ATTR_IDMAP;
     attr.userns_fd = (uint64_t)o->userns_fd;
-    for (i = 0; i < o->nlowers; i++) {
+    for (i = 0; o->userns_fd >= 0 && i < o->nlowers; i++) {
         o->failed_layer = i;
         fd = (int)syscall(SYS_open_tree, AT_FDCWD, o->lowers[i], INCRUN_OPEN_TREE_CLONE | O_CLOEXEC);
         if (fd < 0) FAIL(3);
@@ -285,6 +289,8 @@ static int idmap_child(void *arg) {
 #undef FAIL
 }
 
+// userns_fd < 0: the layers are used as they are (copies with shifted owners, for kernels without
+// idmapped mounts).
 // Returns the fd of a detached overlay mount whose lower layers are idmapped through userns_fd, or
 // -errno with *step (see struct idmapped_overlay) and *failed_layer (an index of lowers, or -1).
 int incrun_idmapped_overlay(const char *const *lowers, int nlowers, const char *target, const char *data,

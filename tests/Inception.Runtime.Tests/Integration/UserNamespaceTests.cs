@@ -93,6 +93,38 @@ public sealed class UserNamespaceTests : ContainerTest
         return (uint.Parse(f[0]), uint.Parse(f[1]));
     }
 
+    /// <summary>Without idmapped mounts (forced here with INCRUN_IDMAP=copy) each layer is used through a
+    /// copy with shifted owners, made once per id map and kept beside the layer.</summary>
+    [Test]
+    public void WithoutIdmappedMountsLayersAreShiftedCopiesMadeOnce()
+    {
+        RunResult RunCopy(params string[] args)
+        {
+            var psi = Incrun.StartInfo(args);
+            psi.Environment["INCRUN_IDMAP"] = "copy";
+            return Incrun.Exec(psi, null, TimeSpan.FromSeconds(60));
+        }
+        var id = Ok(RunCopy("create", "--userns=auto", "busybox", "sh", "-c", "stat -c %u:%g /bin/busybox /etc; rm /etc/passwd; ls /etc/passwd 2>&1"));
+        try
+        {
+            var r = RunCopy("start", "-a", id);
+            Assert.That(r.ExitCode, Is.Not.EqualTo(0), "ls of the removed file fails");
+            Assert.That(r.Stdout.Trim().Split('\n'), Is.EqualTo(new[] { "0:0", "0:0", "ls: /etc/passwd: No such file or directory" }), r.ToString());
+            var copies = Directory.GetDirectories(Path.Combine(Incrun.StateRoot, "layers", "idmapped"), "*", SearchOption.AllDirectories)
+                .Where(d => Path.GetFileName(d).Length == 16).ToList();
+            Assert.That(copies, Is.Not.Empty);
+            var block = Block(id);
+            var copy = copies.Single(c => File.Exists(Path.Combine(c, "bin", "busybox")));
+            Assert.That(Stat(Path.Combine(copy, "bin", "busybox")), Is.EqualTo((block.Host, block.Host)));
+            var made = Directory.GetLastWriteTimeUtc(copy);
+            Assert.That(File.Exists(Path.Combine(Directory.GetParent(copy)!.FullName.Replace("idmapped", "sha256"), "etc", "passwd")), "the layer itself is unchanged");
+            r = RunCopy("start", "-a", id);
+            Assert.That(r.Stdout, Does.Contain("No such file or directory"), r.ToString());
+            Assert.That(Directory.GetLastWriteTimeUtc(copy), Is.EqualTo(made), "the copy is made once");
+        }
+        finally { Run("rm", "-f", id); }
+    }
+
     [Test]
     public void RootInsideCannotReadOrWriteTheHostsRootFiles()
     {
