@@ -46,7 +46,8 @@ public sealed record IdMappings(IReadOnlyList<LinuxIdMapping> Uid, IReadOnlyList
 public sealed class ContainerProcess : ChildProcess
 {
     public const int CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
-        CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
+        CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000,
+        CLONE_NEWTIME = 0x80;
 
     ContainerProcess(int pid, SyncChannel sync, int flags, string bundle, IdMappings? ids, ITrace trace) : base(pid, sync)
     {
@@ -80,7 +81,7 @@ public sealed class ContainerProcess : ChildProcess
     /// <summary>Clones init into the given namespaces and cgroup; it waits for <see cref="Configure"/>.</summary>
     /// <param name="ids">the maps of a new user namespace (required when <paramref name="namespaces"/> has one)</param>
     public static ContainerProcess Spawn(IReadOnlyList<Namespace> namespaces, string bundle, StdioFds stdio, CgroupHandles cgroup, ITrace trace,
-        OciSpawn? oci = null, IdMappings? ids = null)
+        OciSpawn? oci = null, IdMappings? ids = null, string? timeOffsets = null)
     {
         int flags = CloneFlags(namespaces);
         if ((flags & CLONE_NEWUSER) != 0)
@@ -122,7 +123,8 @@ public sealed class ContainerProcess : ChildProcess
             {
                 pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
                     cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs,
-                    uidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Uid), gidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Gid));
+                    uidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Uid), gidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Gid),
+                    timeOffsets: timeOffsets);
             }
             finally { Security.ReadOnlyBinary.Release(exe); }
         }
@@ -284,7 +286,7 @@ public sealed class ContainerProcess : ChildProcess
             {
                 if (ns.Type is "mount" or "user")
                     throw RuntimeError.Plain($"joining an existing {ns.Type} namespace ({ns.Path}) is not supported");
-                if (ns.Type is not ("pid" or "uts" or "ipc" or "network" or "cgroup"))
+                if (ns.Type is not ("pid" or "uts" or "ipc" or "network" or "cgroup" or "time"))
                     throw RuntimeError.Plain($"unknown namespace type \"{ns.Type}\"");
                 continue;   // joined by the C part (setns), not created
             }
@@ -298,7 +300,7 @@ public sealed class ContainerProcess : ChildProcess
     internal static int NamespaceFlag(string type) => type switch
     {
         "pid" => CLONE_NEWPID, "mount" => CLONE_NEWNS, "uts" => CLONE_NEWUTS, "ipc" => CLONE_NEWIPC,
-        "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP, "user" => CLONE_NEWUSER,
+        "network" => CLONE_NEWNET, "cgroup" => CLONE_NEWCGROUP, "user" => CLONE_NEWUSER, "time" => CLONE_NEWTIME,
         _ => throw RuntimeError.Plain($"unknown namespace type \"{type}\""),
     };
 
@@ -306,7 +308,7 @@ public sealed class ContainerProcess : ChildProcess
     [
         (CLONE_NEWPID, "CLONE_NEWPID", "PID"), (CLONE_NEWNS, "CLONE_NEWNS", "mount"), (CLONE_NEWUTS, "CLONE_NEWUTS", "UTS"),
         (CLONE_NEWIPC, "CLONE_NEWIPC", "IPC"), (CLONE_NEWNET, "CLONE_NEWNET", "network"), (CLONE_NEWCGROUP, "CLONE_NEWCGROUP", "cgroup"),
-        (CLONE_NEWUSER, "CLONE_NEWUSER", "user"),
+        (CLONE_NEWUSER, "CLONE_NEWUSER", "user"), (CLONE_NEWTIME, "CLONE_NEWTIME", "time"),
     ];
 
     internal static string FormatFlags(int flags) => string.Join('|', Names.Where(n => (flags & n.Flag) != 0).Select(n => n.Name));

@@ -7,7 +7,7 @@ internal static unsafe partial class NativeSpawn
 {
     [LibraryImport("incrun_native", EntryPoint = "incrun_spawn", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Spawn(string path, byte** argv, byte** envp, int* fds, int nfds, int cloneFlags, int pdeathsig,
-        int* cgroupTasks, int ncgroup, int cgroup2Fd, int execFd, int* nsFds, int nns, int pidNsFd, string? uidMap, string? gidMap);
+        int* cgroupTasks, int ncgroup, int cgroup2Fd, int execFd, int* nsFds, int nns, int pidNsFd, string? uidMap, string? gidMap, string? timeOffsets);
 
     [LibraryImport("incrun_native", EntryPoint = "incrun_idmapped_overlay", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int IdmappedOverlay(byte** lowers, int nlowers, string target, string data, int usernsFd, int* step, int* failedLayer);
@@ -38,7 +38,7 @@ internal static unsafe partial class NativeSpawn
     /// goes on as the namespace's root. Returns the pid, or -errno if clone or execve failed.</summary>
     public static int CloneExec(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp, ReadOnlySpan<int> fds,
         int cloneFlags, int pdeathsig, ReadOnlySpan<int> cgroupTasks, int cgroup2Fd, int execFd = -1,
-        ReadOnlySpan<int> joinNs = default, int pidNs = -1, string? uidMap = null, string? gidMap = null)
+        ReadOnlySpan<int> joinNs = default, int pidNs = -1, string? uidMap = null, string? gidMap = null, string? timeOffsets = null)
     {
         using var a = new CStringArray(argv);
         using var e = new CStringArray(envp);
@@ -46,7 +46,7 @@ internal static unsafe partial class NativeSpawn
         fixed (int* c = cgroupTasks)
         fixed (int* n = joinNs)
             return Spawn(path, a.Pointer, e.Pointer, f, fds.Length, cloneFlags, pdeathsig, c, cgroupTasks.Length, cgroup2Fd,
-                execFd, n, joinNs.Length, pidNs, uidMap, gidMap);
+                execFd, n, joinNs.Length, pidNs, uidMap, gidMap, timeOffsets);
     }
 }
 

@@ -38,7 +38,30 @@ struct incrun_child {
     int nns;
     int exec_fd;             // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead of execve(path)
     int userns_go;           // >= 0: a new user namespace; read one byte here once the runtime wrote its id maps
+    const char *time_offsets; // non-NULL: a new time namespace with these /proc/PID/timens_offsets lines
 };
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x80
+#endif
+
+// A new time namespace for the child itself: unshare gives only its future children one, with offsets
+// that can be written until a process enters it; setns then moves this (single-threaded) process in.
+static int enter_new_timens(const char *offsets) {
+    int fd, err = 0;
+    size_t len = strlen(offsets);
+    if (unshare(CLONE_NEWTIME) < 0) return errno;
+    fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (len && write(fd, offsets, len) != (ssize_t)len) err = errno ? errno : EIO;
+    close(fd);
+    if (err) return err;
+    fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (setns(fd, CLONE_NEWTIME) < 0) err = errno;
+    close(fd);
+    return err;
+}
 
 static void report(int fd, int err) {
     ssize_t r;
@@ -75,6 +98,10 @@ static int child_main(void *arg) {
         if (setns(c->ns_fds[i], 0) < 0) { report(c->errpipe, errno); _exit(127); }
     // The cgroup namespace is rooted where the process is when it is made: so only now, inside.
     if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { report(c->errpipe, errno); _exit(127); }
+    if (c->time_offsets) {
+        int e = enter_new_timens(c->time_offsets);
+        if (e) { report(c->errpipe, e); _exit(127); }
+    }
     if (c->userns_go >= 0) {
         // Become the namespace's root (a host uid of the map's range): execve then keeps the full set
         // of capabilities inside the namespace, none outside it. The credentials change cleared the
@@ -115,6 +142,8 @@ static int child_main(void *arg) {
 // network namespace of docker's --network container:NAME);
 // pid_ns_fd >= 0: a PID namespace the child is created in (setns of this thread's pid_for_children
 // around the clone).
+// CLONE_NEWTIME: the child enters a new time namespace with time_offsets (lines of
+// /proc/PID/timens_offsets: "monotonic SECS NANOSECS", "boottime SECS NANOSECS"; NULL or "" for none).
 // uid_map/gid_map (with CLONE_NEWUSER): the lines written to the child's /proc/PID/uid_map and
 // gid_map before it goes on (it then becomes the namespace's root and execs).
 static int write_map(pid_t pid, const char *file, const char *map) {
@@ -131,7 +160,8 @@ static int write_map(pid_t pid, const char *file, const char *map) {
 
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
                  int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd,
-                 int exec_fd, const int *ns_fds, int nns, int pid_ns_fd, const char *uid_map, const char *gid_map) {
+                 int exec_fd, const int *ns_fds, int nns, int pid_ns_fd, const char *uid_map, const char *gid_map,
+                 const char *time_offsets) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
     int pipefd[2], gofd[2] = { -1, -1 }, err = 0, status, own_pidns = -1;
@@ -150,7 +180,8 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     c.ns_fds = ns_fds; c.nns = nns;
     c.exec_fd = exec_fd;
     c.userns_go = -1;
-    clone_flags &= ~CLONE_NEWCGROUP;
+    c.time_offsets = (clone_flags & CLONE_NEWTIME) ? (time_offsets ? time_offsets : "") : NULL;
+    clone_flags &= ~(CLONE_NEWCGROUP | CLONE_NEWTIME);   // 0x80 is in clone()'s exit-signal byte
     if (clone_flags & CLONE_NEWUSER) {
         if (uid_map == NULL || gid_map == NULL) { close(pipefd[0]); close(pipefd[1]); munmap(stack, stack_size); return -EINVAL; }
         if (pipe2(gofd, O_CLOEXEC) < 0) { err = errno; close(pipefd[0]); close(pipefd[1]); munmap(stack, stack_size); return -err; }
