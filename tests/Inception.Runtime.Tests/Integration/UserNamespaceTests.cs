@@ -53,6 +53,12 @@ public sealed class UserNamespaceTests : ContainerTest
             // exec joins that namespace too
             var execNs = Ok(Run("exec", id, "readlink", "/proc/self/ns/user"));
             Assert.That(execNs, Is.EqualTo(Readlink($"/proc/{pid}/ns/user")));
+            // cp writes what it copies in as the container's root
+            var file = Path.Combine(Incrun.StateRoot, "cp-" + Guid.NewGuid().ToString("N")[..8]);
+            File.WriteAllText(file, "x");
+            try { Ok(Run("cp", file, $"{id}:/copied")); }
+            finally { File.Delete(file); }
+            Assert.That(Ok(Run("exec", id, "stat", "-c", "%u:%g", "/copied")), Is.EqualTo("0:0"));
         }
         finally { Run("rm", "-f", id); }
     }
