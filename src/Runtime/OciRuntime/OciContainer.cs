@@ -67,7 +67,7 @@ public sealed partial class OciContainer
 
     public Spec? ReadSpec()
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(ConfigPath), OciJson.Default.Spec); }
+        try { return SpecReader.Read(File.ReadAllBytes(ConfigPath)); }
         catch (Exception e) when (e is IOException or JsonException) { return null; }
     }
 

@@ -40,7 +40,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             throw RuntimeError.Plain($"cannot read {path}: {e.Message}", 1);
         }
         Spec spec;
-        try { spec = JsonSerializer.Deserialize(bytes, OciJson.Default.Spec) ?? throw new JsonException("null document"); }
+        try { spec = SpecReader.Read(bytes) ?? throw new JsonException("null document"); }
         catch (JsonException e) { throw RuntimeError.Plain($"{path}: invalid JSON: {e.Message}", 1); }
         if (spec.Process is null) throw RuntimeError.Plain($"{path}: process is missing (an OCI spec needs process.args)", 1);
         if (spec.Process.Args.Count == 0) throw RuntimeError.Plain($"{path}: process.args is empty", 1);
@@ -447,7 +447,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
 
     public static Process ParseProcess(byte[] json, string path)
     {
-        try { return JsonSerializer.Deserialize(json, OciJson.Default.Process) ?? throw new JsonException("null document"); }
+        try { return SpecReader.ReadProcess(json) ?? throw new JsonException("null document"); }
         catch (JsonException e) { throw RuntimeError.Plain($"{path}: invalid JSON: {e.Message}", 1); }
     }
 
@@ -485,7 +485,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
 
     public static LinuxResources ParseResources(byte[] json)
     {
-        try { return JsonSerializer.Deserialize(json, OciRuntimeJson.Default.LinuxResources) ?? new LinuxResources(); }
+        try { return SpecReader.ReadResources(json) ?? new LinuxResources(); }
         catch (JsonException e) { throw RuntimeError.Plain($"--resources: invalid JSON: {e.Message}", 1); }
     }
 
