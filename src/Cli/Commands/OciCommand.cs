@@ -165,7 +165,7 @@ static class OciCommand
         var cmd = new Command("state", "Print the container's OCI state (JSON)") { id };
         cmd.SetAction(r => Guard(r, rt =>
         {
-            Console.WriteLine(JsonSerializer.Serialize(rt.State(r.GetValue(id)!), OciRuntimeJson.Default.OciState));
+            Console.WriteLine(JsonSerializer.Serialize(rt.State(r.GetValue(id)!), OciRuntimeJsonWriter.Default.OciState));
             return 0;
         }));
         return cmd;

@@ -35,12 +35,14 @@ public sealed class ContainerProcess : ChildProcess
     public const int CLONE_NEWNS = 0x20000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
 
-    ContainerProcess(int pid, SyncChannel sync, int flags) : base(pid, sync)
+    ContainerProcess(int pid, SyncChannel sync, int flags, int exe) : base(pid, sync)
     {
         _flags = flags;
+        _exe = exe;
     }
 
     readonly int _flags;
+    int _exe;   // the read-only binary init runs from: closed once init has the spec (see ReleaseExe)
 
     /// <summary>Spawn + Configure in one step.</summary>
     public static ContainerProcess Create(Spec spec, string bundle, StdioFds stdio, ITrace trace)
@@ -84,20 +86,16 @@ public sealed class ContainerProcess : ChildProcess
         int[] join; int pidNs;
         try { (join, pidNs) = OpenJoined(namespaces); }
         catch { runtimeEnd.Dispose(); initEnd.Dispose(); throw; }
-        int pid;
+        int pid, exe = -1;
         try
         {
             // Init runs from a copy of the binary that cannot be written to (CVE-2019-5736).
-            var (exe, how) = Security.ReadOnlyBinary.Open();
+            (exe, var how) = Security.ReadOnlyBinary.Open();
             if (trace.Enabled) TraceExe(trace, how);
-            try
-            {
-                pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
-                    cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs);
-            }
-            finally { Security.ReadOnlyBinary.Release(exe); }
+            pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
+                cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs);
         }
-        catch { initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
+        catch { if (exe >= 0) Libc.close(exe); initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
         finally
         {
             foreach (var fd in join) Libc.close(fd);
@@ -109,10 +107,11 @@ public sealed class ContainerProcess : ChildProcess
                 $"Create the container's first process in new namespaces ({Describe(flags)}); it re-executes incrun as the container's init (pid {pid} on the host, PID 1 inside).");
         if (pid < 0)
         {
+            Libc.close(exe);
             runtimeEnd.Dispose();
             throw new RuntimeError("clone", FormatFlags(flags), -pid);
         }
-        return new ContainerProcess(pid, runtimeEnd, flags);
+        return new ContainerProcess(pid, runtimeEnd, flags, exe);
     }
 
     static void TraceExe(ITrace trace, string how) =>
@@ -128,8 +127,20 @@ public sealed class ContainerProcess : ChildProcess
             throw RuntimeError.Plain("the spec's namespaces differ from those the container was spawned with");
         if (hookState is not null) Sync.Send(SyncKind.HookState, payload: System.Text.Encoding.UTF8.GetBytes(hookState));
         Sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
+        ReleaseExe();   // while init builds the root filesystem
         WaitForReady();
     }
+
+    /// <summary>Closes the fd of the read-only binary init was exec'd from. The last close of a detached
+    /// mount waits for an RCU grace period (0.1–3 ms), so it happens where this process would wait for
+    /// init anyway (init's own reference keeps the file read-only), not on the way to the spawn.</summary>
+    void ReleaseExe()
+    {
+        if (_exe >= 0) Libc.close(_exe);
+        _exe = -1;
+    }
+
+    private protected override void Disposing() => ReleaseExe();
 
     void WaitForReady()
     {

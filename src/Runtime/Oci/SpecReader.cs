@@ -22,7 +22,7 @@ public static class SpecReader
     /// <summary>An OCI process object (runc's `exec --process` file), or null for a JSON <c>null</c>.</summary>
     public static Process? ReadProcess(ReadOnlySpan<byte> json) => Root(json, Process);
 
-    delegate T Reader<T>(ref Utf8JsonReader r);
+    internal delegate T Reader<T>(ref Utf8JsonReader r);
 
     /// <summary>A failure below the root: the message and the path segments collected while unwinding.</summary>
     sealed class Failure(string message, long offset) : Exception(message)
@@ -31,7 +31,9 @@ public static class SpecReader
         public readonly long Offset = offset;
     }
 
-    static T? Root<T>(ReadOnlySpan<byte> json, Reader<T> read) where T : class
+    /// <summary>A whole document: null, or the object <paramref name="read"/> reads (also the runtime's
+    /// state.json, see OciRecord).</summary>
+    internal static T? Root<T>(ReadOnlySpan<byte> json, Reader<T> read) where T : class
     {
         var r = new Utf8JsonReader(json, Options);
         try
@@ -67,7 +69,7 @@ public static class SpecReader
 
     /// <summary>Moves to the next property of the current object: its name, with the reader on its value;
     /// false at the end of the object.</summary>
-    static bool Next(ref Utf8JsonReader r, out string name)
+    internal static bool Next(ref Utf8JsonReader r, out string name)
     {
         r.Read();
         if (r.TokenType == JsonTokenType.EndObject) { name = ""; return false; }
@@ -77,7 +79,7 @@ public static class SpecReader
     }
 
     /// <summary>Reads one property's value; a failure below it gets the property's name in its path.</summary>
-    static T Property<T>(ref Utf8JsonReader r, string name, Reader<T> read)
+    internal static T Property<T>(ref Utf8JsonReader r, string name, Reader<T> read)
     {
         try { return read(ref r); }
         catch (Failure f) { f.Path.Add(IsPlain(name) ? "." + name : $"['{name}']"); throw; }
@@ -102,7 +104,7 @@ public static class SpecReader
         return list;
     }
 
-    static Dictionary<string, string>? StringMap(ref Utf8JsonReader r)
+    internal static Dictionary<string, string>? StringMap(ref Utf8JsonReader r)
     {
         if (r.TokenType == JsonTokenType.Null) return null;
         if (r.TokenType != JsonTokenType.StartObject) throw Fail(ref r, "System.Collections.Generic.Dictionary`2[System.String,System.String]");
@@ -111,7 +113,7 @@ public static class SpecReader
         return map;
     }
 
-    static string? String(ref Utf8JsonReader r) => r.TokenType switch
+    internal static string? String(ref Utf8JsonReader r) => r.TokenType switch
     {
         JsonTokenType.Null => null,
         JsonTokenType.String => r.GetString(),
@@ -132,14 +134,18 @@ public static class SpecReader
     static uint UInt(ref Utf8JsonReader r) =>
         r.TokenType == JsonTokenType.Number && r.TryGetUInt32(out var v) ? v : throw Fail(ref r, "System.UInt32");
     static uint? OptUInt(ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? null : UInt(ref r);
+    internal static int Int(ref Utf8JsonReader r) =>
+        r.TokenType == JsonTokenType.Number && r.TryGetInt32(out var v) ? v : throw Fail(ref r, "System.Int32");
     static int? OptInt(ref Utf8JsonReader r) =>
         r.TokenType == JsonTokenType.Null ? null : r.TokenType == JsonTokenType.Number && r.TryGetInt32(out var v) ? v : throw Fail(ref r, "System.Int32");
     static long Long(ref Utf8JsonReader r) =>
         r.TokenType == JsonTokenType.Number && r.TryGetInt64(out var v) ? v : throw Fail(ref r, "System.Int64");
     static long? OptLong(ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? null : Long(ref r);
-    static ulong ULong(ref Utf8JsonReader r) =>
+    internal static ulong ULong(ref Utf8JsonReader r) =>
         r.TokenType == JsonTokenType.Number && r.TryGetUInt64(out var v) ? v : throw Fail(ref r, "System.UInt64");
     static ulong? OptULong(ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? null : ULong(ref r);
+    internal static DateTime Date(ref Utf8JsonReader r) =>
+        r.TokenType == JsonTokenType.String && r.TryGetDateTime(out var v) ? v : throw Fail(ref r, "System.DateTime");
     static ushort? OptUShort(ref Utf8JsonReader r) =>
         r.TokenType == JsonTokenType.Null ? null : r.TokenType == JsonTokenType.Number && r.TryGetUInt16(out var v) ? v : throw Fail(ref r, "System.UInt16");
 

@@ -61,7 +61,7 @@ public sealed partial class OciContainer
 
     static OciRecord? ReadRecord(string dir)
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(dir, "state.json")), OciRuntimeJson.Default.OciRecord); }
+        try { return OciRecord.Read(File.ReadAllBytes(Path.Combine(dir, "state.json"))); }
         catch (Exception e) when (e is IOException or JsonException) { return null; }  // still being created
     }
 
@@ -72,7 +72,7 @@ public sealed partial class OciContainer
     }
 
     public static void WriteRecord(string dir, OciRecord record) =>
-        WriteAtomically(Path.Combine(dir, "state.json"), JsonSerializer.SerializeToUtf8Bytes(record, OciRuntimeJson.Default.OciRecord));
+        WriteAtomically(Path.Combine(dir, "state.json"), JsonSerializer.SerializeToUtf8Bytes(record, OciRuntimeJsonWriter.Default.OciRecord));
 
     public static void WriteAtomically(string path, byte[] bytes)
     {

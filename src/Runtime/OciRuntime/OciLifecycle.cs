@@ -172,7 +172,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 Id = o.Id, Pid = record.Pid, Status = "creating", Bundle = bundle, Rootfs = record.Rootfs, Created = record.Created,
                 Owner = "root", Annotations = spec.Annotations,
             };
-            var stateJson = JsonSerializer.Serialize(state, OciRuntimeJson.Default.OciState);
+            var stateJson = JsonSerializer.Serialize(state, OciRuntimeJsonWriter.Default.OciState);
             // prestart (deprecated) and createRuntime: namespaces exist, in the runtime's namespaces.
             HookRunner.Run(spec.Hooks?.Prestart, "prestart", stateJson, 2, 2);
             HookRunner.Run(spec.Hooks?.CreateRuntime, "createRuntime", stateJson, 2, 2);
@@ -229,7 +229,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         var spec = c.ReadSpec();
         if (spec?.Hooks?.Poststart is { Count: > 0 } hooks)
         {
-            try { HookRunner.Run(hooks, "poststart", JsonSerializer.Serialize(c.State("running"), OciRuntimeJson.Default.OciState), 2, 2); }
+            try { HookRunner.Run(hooks, "poststart", JsonSerializer.Serialize(c.State("running"), OciRuntimeJsonWriter.Default.OciState), 2, 2); }
             catch (RuntimeError e) { warn(e.Message); }
         }
     }
@@ -329,7 +329,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         }
         if (spec?.Hooks?.Poststop is { Count: > 0 } hooks)
         {
-            try { HookRunner.Run(hooks, "poststop", JsonSerializer.Serialize(c.State("stopped"), OciRuntimeJson.Default.OciState), 2, 2); }
+            try { HookRunner.Run(hooks, "poststop", JsonSerializer.Serialize(c.State("stopped"), OciRuntimeJsonWriter.Default.OciState), 2, 2); }
             catch (RuntimeError e) { warn(e.Message); }
         }
         c.RemoveDir();

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Inception.Runtime.Oci;
 
@@ -30,6 +31,28 @@ public sealed class OciRecord
     [JsonPropertyName("created")] public DateTime Created { get; set; }
     [JsonPropertyName("cgroupsPath")] public string CgroupsPath { get; set; } = "";
     [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+
+    /// <summary>Reads state.json (as OciRuntimeJson would, without its start-up cost: see SpecReader).</summary>
+    public static OciRecord? Read(ReadOnlySpan<byte> json) => SpecReader.Root(json, Read);
+
+    static OciRecord Read(ref Utf8JsonReader r)
+    {
+        var o = new OciRecord();
+        while (SpecReader.Next(ref r, out var name))
+            switch (name)
+            {
+                case "id": o.Id = SpecReader.Property(ref r, name, SpecReader.String)!; break;
+                case "pid": o.Pid = SpecReader.Property(ref r, name, SpecReader.Int); break;
+                case "pidStart": o.PidStart = SpecReader.Property(ref r, name, SpecReader.ULong); break;
+                case "bundle": o.Bundle = SpecReader.Property(ref r, name, SpecReader.String)!; break;
+                case "rootfs": o.Rootfs = SpecReader.Property(ref r, name, SpecReader.String)!; break;
+                case "created": o.Created = SpecReader.Property(ref r, name, SpecReader.Date); break;
+                case "cgroupsPath": o.CgroupsPath = SpecReader.Property(ref r, name, SpecReader.String)!; break;
+                case "annotations": o.Annotations = SpecReader.Property(ref r, name, SpecReader.StringMap); break;
+                default: r.Skip(); break;
+            }
+        return o;
+    }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -37,6 +60,13 @@ public sealed class OciRecord
 [JsonSerializable(typeof(OciState))]
 [JsonSerializable(typeof(List<OciState>))]
 [JsonSerializable(typeof(OciRecord))]
-[JsonSerializable(typeof(LinuxResources))]
 [JsonSerializable(typeof(List<int>))]
 internal sealed partial class OciRuntimeJson : JsonSerializerContext;
+
+/// <summary>Writes state.json and the state documents of `state` and the hooks through the source
+/// generator's fast path (straight Utf8JsonWriter code): no per-property metadata on the start path.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    GenerationMode = JsonSourceGenerationMode.Serialization)]
+[JsonSerializable(typeof(OciState))]
+[JsonSerializable(typeof(OciRecord))]
+internal sealed partial class OciRuntimeJsonWriter : JsonSerializerContext;

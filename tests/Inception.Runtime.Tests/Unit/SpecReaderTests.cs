@@ -132,4 +132,27 @@ public class SpecReaderTests
         }
         else Assert.That(actual!.LineNumber, Is.EqualTo(expected.LineNumber));
     }
+
+    /// <summary>state.json and the state documents: read by OciRecord.Read, written through the fast-path
+    /// context, both exactly as OciRuntimeJson.</summary>
+    [Test]
+    public void StateDocumentsMatchOciRuntimeJson()
+    {
+        var record = new OciRuntime.OciRecord
+        {
+            Id = "a.1", Pid = 42, PidStart = 123456789012, Bundle = "/b", Rootfs = "/b/rootfs", Created = DateTime.UtcNow,
+            CgroupsPath = "/incrun/a.1", Annotations = new() { ["k"] = "v\"x" },
+        };
+        var json = JsonSerializer.SerializeToUtf8Bytes(record, OciRuntime.OciRuntimeJsonWriter.Default.OciRecord);
+        Assert.That(json, Is.EqualTo(JsonSerializer.SerializeToUtf8Bytes(record, OciRuntime.OciRuntimeJson.Default.OciRecord)));
+        var back = OciRuntime.OciRecord.Read(json);
+        Assert.That(JsonSerializer.SerializeToUtf8Bytes(back, OciRuntime.OciRuntimeJson.Default.OciRecord), Is.EqualTo(json));
+        Assert.That(back!.Created, Is.EqualTo(record.Created));
+        Assert.That(OciRuntime.OciRecord.Read("null"u8), Is.Null);
+        Assert.Throws(Is.InstanceOf<JsonException>(), () => OciRuntime.OciRecord.Read("""{ "pid": "42" }"""u8));
+
+        var state = new OciRuntime.OciState { Id = "a", Pid = 7, Status = "created", Bundle = "/b", Rootfs = "/b/r", Created = record.Created, Owner = "root" };
+        Assert.That(JsonSerializer.Serialize(state, OciRuntime.OciRuntimeJsonWriter.Default.OciState),
+            Is.EqualTo(JsonSerializer.Serialize(state, OciRuntime.OciRuntimeJson.Default.OciState)));
+    }
 }
