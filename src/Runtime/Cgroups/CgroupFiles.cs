@@ -7,13 +7,12 @@ namespace Inception.Runtime.Cgroups;
 /// cpu.cfs_quota_us, ...). Shares map to weight as crun and the OCI convention do.</summary>
 internal static unsafe class CgroupFiles
 {
-    /// <summary>One write(2) of <paramref name="value"/> to an existing control file: open, write, close
-    /// (File.WriteAllText would add O_CREAT|O_TRUNC, flock, ftruncate and lseek to each of the dozen
-    /// writes a container's cgroup takes).</summary>
+    /// <summary>One write(2) of <paramref name="value"/> to a control file: open, write, close (File.WriteAllText
+    /// adds fstatfs, flock, ftruncate and lseek to each of the dozen writes a container's cgroup takes).</summary>
     public static void Write(string dir, string file, string value)
     {
         var path = Path.Combine(dir, file);
-        int fd = Native.Libc.open(path, Native.Libc.O_WRONLY | Native.Libc.O_CLOEXEC, 0);
+        int fd = Native.Libc.open(path, Native.Libc.O_WRONLY | Native.Libc.O_CREAT | Native.Libc.O_TRUNC | Native.Libc.O_CLOEXEC, 0x1b6 /* 0666 less umask */);
         if (fd < 0) throw RuntimeError.Plain($"write {path} ({value}): {Native.Libc.StrError(Native.Libc.Errno)}");
         try
         {

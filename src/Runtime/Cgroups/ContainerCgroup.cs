@@ -42,7 +42,7 @@ public sealed class ContainerCgroup
                     throw RuntimeError.Plain($"mkdir {dir}: {Native.Libc.StrError(errno)}");
                 // A new v1 cpuset is empty and no task could join it: fill each level from the one above
                 // (checked even for existing levels, which a parallel incrun may have just recreated).
-                if (root == cpuset) InheritCpuset(parent, dir);
+                if (root == cpuset && File.Exists(Path.Combine(dir, "cpuset.cpus"))) InheritCpuset(parent, dir);
             }
         }
         if (resources is not null)

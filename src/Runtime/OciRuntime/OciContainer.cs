@@ -71,8 +71,10 @@ public sealed partial class OciContainer
         catch (Exception e) when (e is IOException or JsonException) { return null; }
     }
 
+    /// <summary>Writes state.json, once, at the end of create: in place (no temporary file to create and
+    /// rename on the start path); a reader that meets it half-written sees "creating", which it is.</summary>
     public static void WriteRecord(string dir, OciRecord record) =>
-        WriteAtomically(Path.Combine(dir, "state.json"), JsonSerializer.SerializeToUtf8Bytes(record, OciRuntimeJsonWriter.Default.OciRecord));
+        File.WriteAllBytes(Path.Combine(dir, "state.json"), JsonSerializer.SerializeToUtf8Bytes(record, OciRuntimeJsonWriter.Default.OciRecord));
 
     public static void WriteAtomically(string path, byte[] bytes)
     {

@@ -90,7 +90,9 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         return state;
     }
 
-    ContainerProcess? Create(CreateOptions o, bool keep, out OciState state, bool relayPty = false)
+    ContainerProcess? Create(CreateOptions o, bool keep, out OciState state, bool relayPty = false) => Create(o, keep, out state, out _, relayPty);
+
+    ContainerProcess? Create(CreateOptions o, bool keep, out OciState state, out Spec created, bool relayPty = false)
     {
         var dir = OciContainer.DirOf(Root, o.Id);
         Directory.CreateDirectory(Root);
@@ -133,14 +135,10 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 m.Type == "cgroup" && m.Destination.TrimEnd('/') == "/sys/fs/cgroup" && !(m.Options ?? []).Any(CgroupLayout.Controllers.Contains)
                     ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"))
                     : [m])];
-            File.WriteAllBytes(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
-            // As runc: after the spec's device rules, the devices every container gets (null, zero, full,
-            // random, urandom, tty, ptmx, pts, mknod of any).
-            if (spec.Linux.Resources?.Devices is { } rules) rules.AddRange(Security.Devices.Rules([], privileged: false).Skip(1));
             if (layout.HasAny)
             {
                 cgroup = new ContainerCgroup(layout, cgroupsPath);
-                cgroup.Create(spec.Linux.Resources);
+                cgroup.Create(WithDefaultDevices(spec.Linux.Resources));
             }
 
             var fifo = Path.Combine(dir, "exec.fifo");
@@ -160,6 +158,8 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate));
             }
             finally { ContainerCgroup.Close(handles); }
+            // The spec as created (what later verbs read), written while init's runtime starts up.
+            File.WriteAllBytes(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
 
             var record = new OciRecord
             {
@@ -183,6 +183,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             if (o.PidFile is not null)
                 OciContainer.WriteAtomically(Path.GetFullPath(o.PidFile), System.Text.Encoding.ASCII.GetBytes(container.Pid.ToString()));
             state.Status = "created";
+            created = spec;
             if (keep) return container;
             container.Release();
             return null;
@@ -201,6 +202,14 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         }
     }
 
+    /// <summary>As runc: after the spec's device rules, the devices every container gets (null, zero, full,
+    /// random, urandom, tty, ptmx, pts, mknod of any). A copy: config.json keeps the spec's own rules.</summary>
+    static LinuxResources? WithDefaultDevices(LinuxResources? r) => r?.Devices is not { } rules ? r : new LinuxResources
+    {
+        Memory = r.Memory, Cpu = r.Cpu, Pids = r.Pids, BlockIo = r.BlockIo,
+        Devices = [.. rules, .. Security.Devices.Rules([], privileged: false).Skip(1)],
+    };
+
     void Warn(Spec spec)
     {
         if (spec.Process?.ApparmorProfile is { Length: > 0 } aa)
@@ -215,18 +224,20 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
     }
 
     /// <summary>`start`: opens the exec FIFO (init then execs the command), runs poststart hooks.</summary>
-    public void Start(string id)
+    public void Start(string id) => Start(OciContainer.Load(Root, id), null);
+
+    /// <param name="spec">The container's spec when the caller has it (`run`), else read from its state.</param>
+    void Start(OciContainer c, Spec? spec)
     {
-        var c = OciContainer.Load(Root, id);
         switch (c.Status)
         {
             case "created": break;
             case "stopped": throw RuntimeError.Plain($"cannot start a container that has stopped", 1);
-            case "creating": throw RuntimeError.Plain($"cannot start container \"{id}\": it is still being created", 1);
+            case "creating": throw RuntimeError.Plain($"cannot start container \"{c.Id}\": it is still being created", 1);
             default: throw RuntimeError.Plain($"cannot start an already running container", 1);
         }
         OpenGate(c);
-        var spec = c.ReadSpec();
+        spec ??= c.ReadSpec();
         if (spec?.Hooks?.Poststart is { Count: > 0 } hooks)
         {
             try { HookRunner.Run(hooks, "poststart", JsonSerializer.Serialize(c.State("running"), OciRuntimeJsonWriter.Default.OciState), 2, 2); }
@@ -312,9 +323,9 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         Destroy(c);
     }
 
-    void Destroy(OciContainer c)
+    void Destroy(OciContainer c, Spec? spec = null)
     {
-        var spec = c.ReadSpec();
+        spec ??= c.ReadSpec();
         var layout = CgroupLayout.Detect();
         var cgroupsPath = c.Record?.CgroupsPath ?? spec?.Linux?.CgroupsPath;
         if (cgroupsPath is not null && layout.HasAny)
@@ -346,13 +357,13 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             catch { TryDelete(o.Id); throw; }
             return 0;
         }
-        using var container = Create(o, keep: true, out _, relayPty: o.ConsoleSocket is null)!;
+        using var container = Create(o, keep: true, out _, out var spec, relayPty: o.ConsoleSocket is null)!;
         var c = OciContainer.Load(Root, o.Id);
         using var session = container.PtyMaster >= 0 && o.ConsoleSocket is null ? PtySession.Begin(container.PtyMaster, interactive: true) : null;
         var relay = new SignalRelay(container.Signal, session);
         try
         {
-            Start(o.Id);
+            Start(c, spec);
             int status = container.Wait();
             session?.Drain();
             return status;
@@ -362,7 +373,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             relay.Dispose();
             container.Signal(9);
             container.Wait();
-            Destroy(c);
+            Destroy(c, spec);
         }
     }
 
