@@ -29,6 +29,10 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
 {
     public string Root { get; } = root;
 
+    /// <summary>The host's cgroup layout, read once per runtime process (`run` creates and deletes).</summary>
+    CgroupLayout Layout => _layout ??= CgroupLayout.Detect();
+    CgroupLayout? _layout;
+
     /// <summary>Reads and checks bundle/config.json.</summary>
     public static Spec LoadSpec(string bundle)
     {
@@ -126,7 +130,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 if (Libc.fcntl(3 + i, Libc.F_GETFD, 0) < 0) throw RuntimeError.Plain($"--preserve-fds: fd {3 + i} is not open", 1);
             }
 
-            var layout = CgroupLayout.Detect();
+            var layout = Layout;
             var cgroupsPath = CgroupsPath(spec.Linux?.CgroupsPath, o.Id, o.SystemdCgroup);
             spec.Linux ??= new Linux();
             spec.Linux.CgroupsPath = cgroupsPath;
@@ -135,6 +139,8 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 m.Type == "cgroup" && m.Destination.TrimEnd('/') == "/sys/fs/cgroup" && !(m.Options ?? []).Any(CgroupLayout.Controllers.Contains)
                     ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"))
                     : [m])];
+            // Before the cgroup exists: `delete` of a container whose create was killed midway finds it from here.
+            File.WriteAllBytes(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
             if (layout.HasAny)
             {
                 cgroup = new ContainerCgroup(layout, cgroupsPath);
@@ -158,8 +164,6 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate));
             }
             finally { ContainerCgroup.Close(handles); }
-            // The spec as created (what later verbs read), written while init's runtime starts up.
-            File.WriteAllBytes(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
 
             var record = new OciRecord
             {
@@ -326,8 +330,13 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
     void Destroy(OciContainer c, Spec? spec = null)
     {
         spec ??= c.ReadSpec();
-        var layout = CgroupLayout.Detect();
+        var layout = Layout;
         var cgroupsPath = c.Record?.CgroupsPath ?? spec?.Linux?.CgroupsPath;
+        var hooks = spec?.Hooks?.Poststop is { Count: > 0 } h ? h : null;
+        // Without poststop hooks (which run between the two) the state directory goes while the cgroup
+        // directories do: both wait in the kernel (cgroup rmdir; unlink on a disk mounted with discard).
+        var removeDir = hooks is null && cgroupsPath is not null && layout.HasAny ? new Thread(c.RemoveDir) : null;
+        removeDir?.Start();
         if (cgroupsPath is not null && layout.HasAny)
         {
             // Processes the container's init left behind (with a shared PID namespace nothing kills them).
@@ -338,12 +347,13 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             }
             new ContainerCgroup(layout, cgroupsPath).Remove();
         }
-        if (spec?.Hooks?.Poststop is { Count: > 0 } hooks)
+        if (hooks is not null)
         {
             try { HookRunner.Run(hooks, "poststop", JsonSerializer.Serialize(c.State("stopped"), OciRuntimeJsonWriter.Default.OciState), 2, 2); }
             catch (RuntimeError e) { warn(e.Message); }
         }
-        c.RemoveDir();
+        if (removeDir is null) c.RemoveDir();
+        else removeDir.Join();
     }
 
     /// <summary>`run`: create + start; in the foreground it waits, forwarding signals (and relaying the
