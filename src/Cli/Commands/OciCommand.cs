@@ -168,7 +168,7 @@ static class OciCommand
         var cmd = new Command("state", "Print the container's OCI state (JSON)") { id };
         cmd.SetAction(r => Guard(r, rt =>
         {
-            Console.WriteLine(JsonSerializer.Serialize(rt.State(r.GetValue(id)!), OciRuntimeJsonWriter.Default.OciState));
+            Console.WriteLine(rt.State(r.GetValue(id)!).ToJsonString());
             return 0;
         }));
         return cmd;
@@ -323,7 +323,7 @@ static class OciCommand
             {
                 var path = Path.Combine(r.GetValue(bundle)!, "config.json");
                 if (File.Exists(path)) return OciLog.Error($"{path} exists: remove it first");
-                File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(SpecTemplate.Default(), OciJsonWriter.Default.Spec));
+                File.WriteAllBytes(path, SpecWriter.Write(SpecTemplate.Default()));
                 return 0;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return OciLog.Error(e.Message); }

@@ -74,7 +74,7 @@ public sealed partial class OciContainer
     /// <summary>Writes state.json, once, at the end of create: in place (no temporary file to create and
     /// rename on the start path); a reader that meets it half-written sees "creating", which it is.</summary>
     public static void WriteRecord(string dir, OciRecord record) =>
-        File.WriteAllBytes(Path.Combine(dir, "state.json"), JsonSerializer.SerializeToUtf8Bytes(record, OciRuntimeJsonWriter.Default.OciRecord));
+        File.WriteAllBytes(Path.Combine(dir, "state.json"), record.ToJson());
 
     public static void WriteAtomically(string path, byte[] bytes)
     {

@@ -140,7 +140,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                     ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"))
                     : [m])];
             // Before the cgroup exists: `delete` of a container whose create was killed midway finds it from here.
-            File.WriteAllBytes(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
+            File.WriteAllBytes(Path.Combine(dir, "config.json"), SpecWriter.Write(spec));
             if (layout.HasAny)
             {
                 cgroup = new ContainerCgroup(layout, cgroupsPath);
@@ -176,7 +176,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 Id = o.Id, Pid = record.Pid, Status = "creating", Bundle = bundle, Rootfs = record.Rootfs, Created = record.Created,
                 Owner = "root", Annotations = spec.Annotations,
             };
-            var stateJson = JsonSerializer.Serialize(state, OciRuntimeJsonWriter.Default.OciState);
+            var stateJson = state.ToJsonString();
             // prestart (deprecated) and createRuntime: namespaces exist, in the runtime's namespaces.
             HookRunner.Run(spec.Hooks?.Prestart, "prestart", stateJson, 2, 2);
             HookRunner.Run(spec.Hooks?.CreateRuntime, "createRuntime", stateJson, 2, 2);
@@ -244,7 +244,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         spec ??= c.ReadSpec();
         if (spec?.Hooks?.Poststart is { Count: > 0 } hooks)
         {
-            try { HookRunner.Run(hooks, "poststart", JsonSerializer.Serialize(c.State("running"), OciRuntimeJsonWriter.Default.OciState), 2, 2); }
+            try { HookRunner.Run(hooks, "poststart", c.State("running").ToJsonString(), 2, 2); }
             catch (RuntimeError e) { warn(e.Message); }
         }
     }
@@ -349,7 +349,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         }
         if (hooks is not null)
         {
-            try { HookRunner.Run(hooks, "poststop", JsonSerializer.Serialize(c.State("stopped"), OciRuntimeJsonWriter.Default.OciState), 2, 2); }
+            try { HookRunner.Run(hooks, "poststop", c.State("stopped").ToJsonString(), 2, 2); }
             catch (RuntimeError e) { warn(e.Message); }
         }
         if (removeDir is null) c.RemoveDir();

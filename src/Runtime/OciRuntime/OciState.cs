@@ -17,6 +17,24 @@ public sealed class OciState
     [JsonPropertyName("created")] public DateTime Created { get; set; }
     [JsonPropertyName("owner")] public string Owner { get; set; } = "";
     [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+
+    /// <summary>The document as OciRuntimeJson writes it (see SpecWriter: no serializer start-up on the way).</summary>
+    public byte[] ToJson() => SpecWriter.Document(w =>
+    {
+        w.WriteStartObject();
+        SpecWriter.Str(w, "ociVersion", OciVersion);
+        SpecWriter.Str(w, "id", Id);
+        w.WriteNumber("pid", Pid);
+        SpecWriter.Str(w, "status", Status);
+        SpecWriter.Str(w, "bundle", Bundle);
+        SpecWriter.Str(w, "rootfs", Rootfs);
+        w.WriteString("created", Created);
+        SpecWriter.Str(w, "owner", Owner);
+        SpecWriter.StringMap(w, "annotations", Annotations);
+        w.WriteEndObject();
+    });
+
+    public string ToJsonString() => System.Text.Encoding.UTF8.GetString(ToJson());
 }
 
 /// <summary>What the runtime keeps in &lt;root&gt;/&lt;id&gt;/state.json between verbs.</summary>
@@ -31,6 +49,21 @@ public sealed class OciRecord
     [JsonPropertyName("created")] public DateTime Created { get; set; }
     [JsonPropertyName("cgroupsPath")] public string CgroupsPath { get; set; } = "";
     [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+
+    /// <summary>state.json as OciRuntimeJson writes it (see SpecWriter).</summary>
+    public byte[] ToJson() => SpecWriter.Document(w =>
+    {
+        w.WriteStartObject();
+        SpecWriter.Str(w, "id", Id);
+        w.WriteNumber("pid", Pid);
+        w.WriteNumber("pidStart", PidStart);
+        SpecWriter.Str(w, "bundle", Bundle);
+        SpecWriter.Str(w, "rootfs", Rootfs);
+        w.WriteString("created", Created);
+        SpecWriter.Str(w, "cgroupsPath", CgroupsPath);
+        SpecWriter.StringMap(w, "annotations", Annotations);
+        w.WriteEndObject();
+    });
 
     /// <summary>Reads state.json (as OciRuntimeJson would, without its start-up cost: see SpecReader).</summary>
     public static OciRecord? Read(ReadOnlySpan<byte> json) => SpecReader.Root(json, Read);
@@ -62,11 +95,3 @@ public sealed class OciRecord
 [JsonSerializable(typeof(OciRecord))]
 [JsonSerializable(typeof(List<int>))]
 internal sealed partial class OciRuntimeJson : JsonSerializerContext;
-
-/// <summary>Writes state.json and the state documents of `state` and the hooks through the source
-/// generator's fast path (straight Utf8JsonWriter code): no per-property metadata on the start path.</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    GenerationMode = JsonSourceGenerationMode.Serialization)]
-[JsonSerializable(typeof(OciState))]
-[JsonSerializable(typeof(OciRecord))]
-internal sealed partial class OciRuntimeJsonWriter : JsonSerializerContext;

@@ -97,6 +97,24 @@ public class SpecReaderTests
         Assert.That(Json(SpecReader.Read(bytes)), Is.EqualTo(Json(expected)));
     }
 
+    /// <summary>SpecWriter writes the bytes OciJsonWriter writes: every property, escapes, nulls left out.</summary>
+    [Test]
+    public void WritesWhatOciJsonWriterWrites()
+    {
+        var full = Full<Spec>();
+        full.Hostname = "<h&o's\"t> ü \u0001 \ud83d\ude00";
+        full.Process!.Args = ["a", null!, "+x"];
+        full.Annotations!["<k>"] = null!;
+        full.Linux!.Resources!.Devices!.Add(null!);
+        var samples = new List<Spec> { full, new(), new() { Mounts = null!, Process = new() { Args = null!, User = null! } }, SpecTemplate() };
+        samples.AddRange(Documents.Where(d => d != "null").Select(d => JsonSerializer.Deserialize(Encoding.UTF8.GetBytes(d), OciJson.Default.Spec)!));
+        foreach (var spec in samples)
+            Assert.That(Encoding.UTF8.GetString(SpecWriter.Write(spec)),
+                Is.EqualTo(Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec))));
+    }
+
+    static Spec SpecTemplate() => OciRuntime.SpecTemplate.Default();
+
     static readonly string[] BadDocuments =
     [
         """{ "process": { "terminal": "yes" } }""",
@@ -133,8 +151,8 @@ public class SpecReaderTests
         else Assert.That(actual!.LineNumber, Is.EqualTo(expected.LineNumber));
     }
 
-    /// <summary>state.json and the state documents: read by OciRecord.Read, written through the fast-path
-    /// context, both exactly as OciRuntimeJson.</summary>
+    /// <summary>state.json and the state documents: read by OciRecord.Read and written by ToJson exactly
+    /// as OciRuntimeJson reads and writes them.</summary>
     [Test]
     public void StateDocumentsMatchOciRuntimeJson()
     {
@@ -143,7 +161,7 @@ public class SpecReaderTests
             Id = "a.1", Pid = 42, PidStart = 123456789012, Bundle = "/b", Rootfs = "/b/rootfs", Created = DateTime.UtcNow,
             CgroupsPath = "/incrun/a.1", Annotations = new() { ["k"] = "v\"x" },
         };
-        var json = JsonSerializer.SerializeToUtf8Bytes(record, OciRuntime.OciRuntimeJsonWriter.Default.OciRecord);
+        var json = record.ToJson();
         Assert.That(json, Is.EqualTo(JsonSerializer.SerializeToUtf8Bytes(record, OciRuntime.OciRuntimeJson.Default.OciRecord)));
         var back = OciRuntime.OciRecord.Read(json);
         Assert.That(JsonSerializer.SerializeToUtf8Bytes(back, OciRuntime.OciRuntimeJson.Default.OciRecord), Is.EqualTo(json));
@@ -152,7 +170,8 @@ public class SpecReaderTests
         Assert.Throws(Is.InstanceOf<JsonException>(), () => OciRuntime.OciRecord.Read("""{ "pid": "42" }"""u8));
 
         var state = new OciRuntime.OciState { Id = "a", Pid = 7, Status = "created", Bundle = "/b", Rootfs = "/b/r", Created = record.Created, Owner = "root" };
-        Assert.That(JsonSerializer.Serialize(state, OciRuntime.OciRuntimeJsonWriter.Default.OciState),
-            Is.EqualTo(JsonSerializer.Serialize(state, OciRuntime.OciRuntimeJson.Default.OciState)));
+        Assert.That(state.ToJsonString(), Is.EqualTo(JsonSerializer.Serialize(state, OciRuntime.OciRuntimeJson.Default.OciState)));
+        state.Annotations = new() { ["<a>"] = "ü&'", ["n"] = null! };
+        Assert.That(state.ToJsonString(), Is.EqualTo(JsonSerializer.Serialize(state, OciRuntime.OciRuntimeJson.Default.OciState)));
     }
 }
