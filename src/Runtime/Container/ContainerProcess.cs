@@ -49,18 +49,20 @@ public sealed class ContainerProcess : ChildProcess
         CLONE_NEWIPC = 0x08000000, CLONE_NEWUSER = 0x10000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000,
         CLONE_NEWTIME = 0x80;
 
-    ContainerProcess(int pid, SyncChannel sync, int flags, string bundle, IdMappings? ids, ITrace trace) : base(pid, sync)
+    ContainerProcess(int pid, SyncChannel sync, int flags, string bundle, IdMappings? ids, ITrace trace, int exe) : base(pid, sync)
     {
         _trace = trace;
         _flags = flags;
         _bundle = bundle;
         _ids = ids;
+        _exe = exe;
     }
 
     readonly int _flags;
     readonly string _bundle;
     readonly IdMappings? _ids;
     readonly ITrace _trace;
+    int _exe;   // the read-only binary init runs from: closed once init has the spec (see ReleaseExe)
 
     /// <summary>Spawn + Configure in one step.</summary>
     public static ContainerProcess Create(Spec spec, string bundle, StdioFds stdio, ITrace trace)
@@ -113,22 +115,18 @@ public sealed class ContainerProcess : ChildProcess
         int[] join; int pidNs;
         try { (join, pidNs) = OpenJoined(namespaces); }
         catch { runtimeEnd.Dispose(); initEnd.Dispose(); throw; }
-        int pid;
+        int pid, exe = -1;
         try
         {
             // Init runs from a copy of the binary that cannot be written to (CVE-2019-5736).
-            var (exe, how) = Security.ReadOnlyBinary.Open();
+            (exe, var how) = Security.ReadOnlyBinary.Open();
             if (trace.Enabled) TraceExe(trace, how);
-            try
-            {
-                pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
-                    cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs,
-                    uidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Uid), gidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Gid),
-                    timeOffsets: timeOffsets);
-            }
-            finally { Security.ReadOnlyBinary.Release(exe); }
+            pid = NativeSpawn.CloneExec("/proc/self/exe", ["incrun", "init"], env, [.. fds], flags, oci is null ? 9 /* SIGKILL */ : 0,
+                cgroup.V1Tasks, cgroup.V2Dir, exe, joinNs: join, pidNs: pidNs,
+                uidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Uid), gidMap: ids is null ? null : LinuxIdMapping.MapText(ids.Gid),
+                timeOffsets: timeOffsets);
         }
-        catch { initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
+        catch { if (exe >= 0) Libc.close(exe); initEnd.Dispose(); runtimeEnd.Dispose(); throw; }
         finally
         {
             foreach (var fd in join) Libc.close(fd);
@@ -143,10 +141,11 @@ public sealed class ContainerProcess : ChildProcess
                 "Map the container's ids to an unprivileged range of host ids; the child then becomes the namespace's root (setresuid(0)): all capabilities inside its namespaces, none on the host.");
         if (pid < 0)
         {
+            Libc.close(exe);
             runtimeEnd.Dispose();
             throw new RuntimeError("clone", FormatFlags(flags), -pid);
         }
-        return new ContainerProcess(pid, runtimeEnd, flags, bundle, ids, trace);
+        return new ContainerProcess(pid, runtimeEnd, flags, bundle, ids, trace, exe);
     }
 
     static void TraceExe(ITrace trace, string how) =>
@@ -168,6 +167,7 @@ public sealed class ContainerProcess : ChildProcess
             finally { Libc.close(root); }
         }
         Sync.Send(SyncKind.Spec, payload: SpecWire.Encode(spec));
+        ReleaseExe();   // while init builds the root filesystem
         WaitForReady();
     }
 
@@ -211,6 +211,18 @@ public sealed class ContainerProcess : ChildProcess
         }
         finally { Libc.close(nsFd); }
     }
+
+
+    /// <summary>Closes the fd of the read-only binary init was exec'd from. The last close of a detached
+    /// mount waits for an RCU grace period (0.1–3 ms), so it happens where this process would wait for
+    /// init anyway (init's own reference keeps the file read-only), not on the way to the spawn.</summary>
+    void ReleaseExe()
+    {
+        if (_exe >= 0) Libc.close(_exe);
+        _exe = -1;
+    }
+
+    private protected override void Disposing() => ReleaseExe();
 
     void WaitForReady()
     {

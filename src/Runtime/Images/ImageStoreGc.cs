@@ -26,7 +26,7 @@ internal sealed partial class ImageStore
         {
             var id = Path.GetFileName(c);
             Dictionary<string, string>? a;
-            try { a = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(c, "config.json")), OciJson.Default.Spec)?.Annotations; }
+            try { a = SpecReader.Read(File.ReadAllBytes(Path.Combine(c, "config.json")))?.Annotations; }
             catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { continue; }
             if (a is null) continue;
             var lower = a.GetValueOrDefault(IncrunAnnotations.OverlayLower) ?? "";

@@ -272,8 +272,8 @@ public static class IncrunAnnotations
 [JsonSerializable(typeof(Process))]
 internal sealed partial class OciJson : JsonSerializerContext;
 
-/// <summary>Writes config.json through the source generator's fast path (straight Utf8JsonWriter code):
-/// no per-property metadata is built on the run path.</summary>
+/// <summary>config.json as System.Text.Json writes it: the reference SpecWriter (which writes it on the
+/// start path) is tested against.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(Spec))]

@@ -135,7 +135,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             p => ImageStore.ReadFile(image, p), o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);
         WriteEtcFiles(paths, spec.Hostname!, o.Network);
         // The OCI document of the container, for people and later commands (start, restart, inspect).
-        File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
+        File.WriteAllBytes(dirs.File("config.json"), SpecWriter.Write(spec));
         if (trace.Enabled)
             trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
                 $"The OCI runtime spec of container {dirs.Id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");
