@@ -32,6 +32,21 @@ deps() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   command -v dotnet >/dev/null || { echo "build.sh: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
+  subids
+}
+
+# --userns=auto takes blocks of host ids from the subordinate ids of the user "incrun" (as docker's
+# userns-remap does for dockremap): 2^28 ids (4096 containers of 65536), placed above every range the
+# files already give out.
+subids() {
+  local f start
+  for f in /etc/subuid /etc/subgid; do
+    touch "$f"
+    grep -q '^incrun:' "$f" && continue
+    start=$(awk -F: 'BEGIN { m = 2147483648 } NF == 3 && $2 + $3 > m { m = $2 + $3 } END { printf "%.0f", m }' "$f")
+    echo "incrun:$start:268435456" >> "$f"
+    say "added incrun:$start:268435456 to $f (--userns=auto)"
+  done
 }
 
 build() {

@@ -21,6 +21,7 @@ cmds=(-n floor "unshare -pmuin --fork chroot $work/bundle/rootfs /bin/true"
       -n unconfined "$INCRUN run --rm --network none --security-opt seccomp=unconfined busybox true"
       -n memfd "env INCRUN_REEXEC=memfd $INCRUN run --rm --network none busybox true"
       -n envonly "env $INCRUN run --rm --network none busybox true"
+      -n userns "$INCRUN run --rm --network none --userns=auto busybox true"
       -n bridge "$INCRUN run --rm busybox true")
 if command -v runc >/dev/null; then
   (cd "$work/bundle" && runc spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"\/bin\/true"/' config.json)
@@ -50,6 +51,8 @@ unconf=$(mean unconfined)
 printf '  seccomp=unconfined      %6s ms   %+.2f ms for docker'"'"'s default seccomp profile (target <= 1 ms)\n' "$unconf" "$(awk -v a="$inc" -v b="$unconf" 'BEGIN{print a-b}')"
 memfd=$(mean memfd); envonly=$(mean envonly)
 printf '  init from a sealed memfd copy %6s ms   %+.2f ms against the read-only mount incrun uses (CVE-2019-5736)\n' "$memfd" "$(awk -v a="$memfd" -v b="$envonly" 'BEGIN{print a-b}')"
+userns=$(mean userns)
+printf '  --userns=auto           %6s ms   %+.2f ms for a user namespace (id maps, idmapped layers, device binds)\n' "$userns" "$(awk -v a="$userns" -v b="$inc" 'BEGIN{print a-b}')"
 bridge=$(mean bridge)
 up=$(awk -F, '$1=="bridge-up" {printf "%.2f", $2*1000}' "$work/bridge-up.csv")
 printf '  bridge network (default) %6s ms   %+.2f ms over --network none (creates and removes incrun0 + nft table each run)\n' "$bridge" "$(awk -v a="$bridge" -v b="$inc" 'BEGIN{print a-b}')"

@@ -252,7 +252,7 @@ static class ContainerCommands
             if (!c.Supervised || c.State.Pid <= 0 || !c.State.IsActive)
                 return Output.Fail($"cp works on running containers only for now: start {c.State.Name} first", 1);
             if (fc is not null) ContainerCopy.OutOf(c.State.Pid, fp, tp);
-            else ContainerCopy.Into(c.State.Pid, fp, tp);
+            else ContainerCopy.Into(c.State.Pid, fp, tp, c.State.UserNs is { } ns ? (ns.HostUid, ns.HostGid) : default);
             return 0;
         }));
         return cmd;

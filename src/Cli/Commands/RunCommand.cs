@@ -83,6 +83,7 @@ static class RunCommand
         var capAdd = new Option<string[]>("--cap-add") { Description = "Add Linux capabilities (e.g. SYS_ADMIN, or ALL)" };
         var capDrop = new Option<string[]>("--cap-drop") { Description = "Drop Linux capabilities (e.g. NET_RAW, or ALL)" };
         var privileged = new Option<bool>("--privileged") { Description = "Give the container every capability and no masked or read-only paths" };
+        var userns = new Option<string?>("--userns") { Description = "User namespace: host (default), or auto[:size=N] for a private block of host ids (root inside is unprivileged outside)" };
         var securityOpt = new Option<string[]>("--security-opt") { Description = "Security options: no-new-privileges[=true|false]" };
         var memory = new Option<string?>("--memory", "-m") { Description = "Memory limit (e.g. 64m, 1g)" };
         var memoryReservation = new Option<string?>("--memory-reservation") { Description = "Memory soft limit" };
@@ -118,7 +119,7 @@ static class RunCommand
         var cmd = new Command(create ? "create" : "run", create ? "Create a new container (start it with incrun start)" : "Create and run a new container from an image")
         {
             interactive, tty, rm, restart, stopSignal, stopTimeout, logOpt, name, env, envFile, workdir, user, hostname, volume, entrypoint, network, publish, publishAll, networkAlias, readOnly,
-            capAdd, capDrop, privileged, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
+            capAdd, capDrop, privileged, userns, securityOpt, memory, memoryReservation, memorySwap, kernelMemory, cpus, cpuShares,
             cpuQuota, cpuPeriod, cpusetCpus, cpusetMems, pidsLimit, oomKillDisable, cgroupParent, blkioWeight, readBps, writeBps,
             readIops, writeIops, ulimit, sysctl, tmpfs, oomScoreAdj, device, image, command,
         };
@@ -149,6 +150,7 @@ static class RunCommand
                 CapAdd = r.GetValue(capAdd) ?? [],
                 CapDrop = r.GetValue(capDrop) ?? [],
                 Privileged = r.GetValue(privileged),
+                Userns = r.GetValue(userns),
                 SecurityOpts = r.GetValue(securityOpt) ?? [],
                 Ulimits = r.GetValue(ulimit) ?? [],
                 Sysctls = r.GetValue(sysctl) ?? [],

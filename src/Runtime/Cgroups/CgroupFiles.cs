@@ -5,14 +5,40 @@ namespace Inception.Runtime.Cgroups;
 
 /// <summary>OCI linux.resources → cgroup files (v2: memory.max, cpu.max, ...; v1: memory.limit_in_bytes,
 /// cpu.cfs_quota_us, ...). Shares map to weight as crun and the OCI convention do.</summary>
-internal static class CgroupFiles
+internal static unsafe class CgroupFiles
 {
+    /// <summary>One write(2) of <paramref name="value"/> to a control file: open, write, close (File.WriteAllText
+    /// adds fstatfs, flock, ftruncate and lseek to each of the dozen writes a container's cgroup takes).</summary>
     public static void Write(string dir, string file, string value)
     {
         var path = Path.Combine(dir, file);
-        try { File.WriteAllText(path, value); }
-        catch (IOException e) { throw RuntimeError.Plain($"write {path} ({value}): {e.Message}"); }
-        catch (UnauthorizedAccessException e) { throw RuntimeError.Plain($"write {path} ({value}): {e.Message}"); }
+        int fd = Native.Libc.open(path, Native.Libc.O_WRONLY | Native.Libc.O_CREAT | Native.Libc.O_TRUNC | Native.Libc.O_CLOEXEC, 0x1b6 /* 0666 less umask */);
+        if (fd < 0) throw RuntimeError.Plain($"write {path} ({value}): {Native.Libc.StrError(Native.Libc.Errno)}");
+        try
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+            nint n;
+            fixed (byte* p = bytes)
+                do { n = Native.Libc.write(fd, p, (nuint)bytes.Length); } while (n < 0 && Native.Libc.Errno == 4 /* EINTR */);
+            if (n < 0) throw RuntimeError.Plain($"write {path} ({value}): {Native.Libc.StrError(Native.Libc.Errno)}");
+        }
+        finally { Native.Libc.close(fd); }
+    }
+
+    /// <summary>A small control file's text (the first 4 KiB): open, read, close.</summary>
+    public static string Read(string path)
+    {
+        int fd = Native.Libc.open(path, Native.Libc.O_RDONLY | Native.Libc.O_CLOEXEC, 0);
+        if (fd < 0) throw RuntimeError.Plain($"read {path}: {Native.Libc.StrError(Native.Libc.Errno)}");
+        try
+        {
+            byte* buf = stackalloc byte[4096];
+            nint n;
+            do { n = Native.Libc.read(fd, buf, 4096); } while (n < 0 && Native.Libc.Errno == 4 /* EINTR */);
+            if (n < 0) throw RuntimeError.Plain($"read {path}: {Native.Libc.StrError(Native.Libc.Errno)}");
+            return System.Text.Encoding.UTF8.GetString(buf, (int)n);
+        }
+        finally { Native.Libc.close(fd); }
     }
 
     public static void ApplyV1(ContainerCgroup cg, LinuxResources r)

@@ -28,6 +28,7 @@ public sealed class ContainerCgroup
     /// <summary>Creates the directories (parents included) and writes the limits.</summary>
     public void Create(LinuxResources? resources)
     {
+        var cpuset = !_layout.UseV2 && _layout.V1.TryGetValue("cpuset", out var c) ? c : null;
         foreach (var root in Roots)
         {
             var dir = root;
@@ -35,18 +36,13 @@ public sealed class ContainerCgroup
             {
                 var parent = dir;
                 dir = Path.Combine(dir, part);
-                if (!Directory.Exists(dir))
-                {
-                    if (_layout.UseV2) EnableControllers(parent);
-                    try { Directory.CreateDirectory(dir); }  // recreates a parent another incrun just removed
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        throw RuntimeError.Plain($"mkdir {dir}: {e.Message}");
-                    }
-                }
+                if (_layout.UseV2 && !Directory.Exists(dir)) EnableControllers(parent);
+                // mkdir straight away (EEXIST: there already); recreates a parent another incrun just removed
+                if (Native.Libc.mkdirat(Native.Libc.AT_FDCWD, dir, 0x1ff /* 0777 less umask, as mkdir(1) */) < 0 && Native.Libc.Errno is var errno and not 17 /* EEXIST */)
+                    throw RuntimeError.Plain($"mkdir {dir}: {Native.Libc.StrError(errno)}");
                 // A new v1 cpuset is empty and no task could join it: fill each level from the one above
                 // (checked even for existing levels, which a parallel incrun may have just recreated).
-                if (!_layout.UseV2 && File.Exists(Path.Combine(dir, "cpuset.cpus"))) InheritCpuset(parent, dir);
+                if (root == cpuset && File.Exists(Path.Combine(dir, "cpuset.cpus"))) InheritCpuset(parent, dir);
             }
         }
         if (resources is not null)
@@ -161,23 +157,20 @@ public sealed class ContainerCgroup
         foreach (var root in Roots)
         {
             var dir = Path.Combine(root, _relative);
-            for (int attempt = 0; Directory.Exists(dir); attempt++)
-            {
-                try { Directory.Delete(dir); }
-                catch (IOException) when (attempt < 50) { Thread.Sleep(2); } // tasks still exiting
-                catch (IOException) { break; }
-            }
+            // rmdir straight away: gone (ENOENT) is done; busy means tasks still exiting
+            for (int attempt = 0; attempt < 50 && Native.Libc.rmdir(dir) < 0 && Native.Libc.Errno is 16 /* EBUSY */ or 39 /* ENOTEMPTY */; attempt++)
+                Thread.Sleep(2);
             var parent = Path.GetDirectoryName(dir)!;
             if (parent != root.TrimEnd('/') && Path.GetFileName(parent) == Run.ResourceParser.DefaultCgroupParent)
-                try { Directory.Delete(parent); } catch (IOException) { } // in use by another container
+                Native.Libc.rmdir(parent); // fails while another container uses it
         }
     }
 
     static void InheritCpuset(string parent, string dir)
     {
         foreach (var f in new[] { "cpuset.cpus", "cpuset.mems" })
-            if (File.ReadAllText(Path.Combine(dir, f)).Trim().Length == 0)
-                CgroupFiles.Write(dir, f, File.ReadAllText(Path.Combine(parent, f)).Trim());
+            if (CgroupFiles.Read(Path.Combine(dir, f)).Trim().Length == 0)
+                CgroupFiles.Write(dir, f, CgroupFiles.Read(Path.Combine(parent, f)).Trim());
     }
 
     static void EnableControllers(string dir)

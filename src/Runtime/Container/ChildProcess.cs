@@ -43,8 +43,12 @@ public abstract unsafe class ChildProcess : IDisposable
         return Wait();
     }
 
+    /// <summary>Frees what a subclass holds besides the process (called first by Dispose).</summary>
+    private protected virtual void Disposing() { }
+
     public void Dispose()
     {
+        Disposing();
         if (_status < 0 && KillOnDispose) Reap();
         Sync.Dispose();
         if (PtyMaster >= 0) { Libc.close(PtyMaster); PtyMaster = -1; }

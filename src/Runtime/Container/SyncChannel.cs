@@ -9,11 +9,12 @@ namespace Inception.Runtime.Container;
 /// runtime → Spec (the container's spec, <see cref="Oci.SpecWire"/>), init → Pty (with -t, carrying
 /// the pty master fd), init → Ready (root filesystem, user and pty set up), runtime → Go (cgroups and
 /// network done; exec now). The OCI front end sends HookState (the state JSON for the hooks init runs)
-/// before Spec and replaces Go by the exec FIFO. On a failure init sends Error and exits; a successful
+/// before Spec and replaces Go by the exec FIFO. For a container with a user namespace and an overlay
+/// root, RootMount (before Spec) carries the root filesystem as a detached mount fd. On a failure init sends Error and exits; a successful
 /// execve closes init's end (close-on-exec), which the runtime reads as end-of-file. For exec, the C part's
 /// intermediate process sends Pid (the host pid of the process that joined the container, as a 4-byte
 /// payload), the runtime sends Spec (a spec carrying only the process), then Pty (with -t), then end-of-file.</summary>
-internal enum SyncKind { Ready = 1, Go = 2, Error = 3, Pty = 4, Spec = 5, Pid = 6, HookState = 7 }
+internal enum SyncKind { Ready = 1, Go = 2, Error = 3, Pty = 4, Spec = 5, Pid = 6, HookState = 7, RootMount = 8 }
 
 internal readonly record struct SyncMessage(SyncKind Kind, RuntimeError? Error, int Fd, byte[]? Payload = null);
 

@@ -26,7 +26,7 @@ internal sealed partial class ImageStore
         {
             var id = Path.GetFileName(c);
             Dictionary<string, string>? a;
-            try { a = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(c, "config.json")), OciJson.Default.Spec)?.Annotations; }
+            try { a = SpecReader.Read(File.ReadAllBytes(Path.Combine(c, "config.json")))?.Annotations; }
             catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { continue; }
             if (a is null) continue;
             var lower = a.GetValueOrDefault(IncrunAnnotations.OverlayLower) ?? "";
@@ -167,6 +167,7 @@ internal sealed partial class ImageStore
                 }
                 report.Reclaimed += LayerSize(dir) + (ReadLayerInfo("sha256:" + hex)?.Blobs?.Sum(b => File.Exists(ContentPath(b.Digest)) ? b.Size : 0) ?? 0);
                 RemoveQuietly(dir);
+                RemoveQuietly(Path.Combine(LayersDir, "idmapped", hex));   // its copies for user namespaces (Rootfs/ShiftedLayers)
                 try { File.Delete(dir + ".json"); } catch (IOException) { }
                 report.Lines.Add("Deleted: sha256:" + hex);
             }

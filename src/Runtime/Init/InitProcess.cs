@@ -42,16 +42,17 @@ public static unsafe class InitProcess
         if (fds.Gate >= 0) Libc.fcntl(fds.Gate, Libc.F_SETFD, Libc.FD_CLOEXEC);
         bool released = false;   // past the exec gate: the runtime that created us is gone
         return ProcessSetup.Serve("init", fds.Sync, fds.Trace,
-            (spec, sys, sync, hookState) => Run(spec, bundle, sys, sync, fds, hookState, () => released = true), () => released);
+            (spec, sys, sync, pre) => Run(spec, bundle, sys, sync, fds, pre, () => released = true), () => released);
     }
 
-    static void Run(Spec spec, string bundle, ISyscalls sys, SyncChannel sync, Fds fds, string? hookState, Action released)
+    static void Run(Spec spec, string bundle, ISyscalls sys, SyncChannel sync, Fds fds, Preamble pre, Action released)
     {
+        var hookState = pre.HookState;
         var process = spec.Process ?? throw RuntimeError.Plain("config.json has no process");
         if (process.Args.Count == 0) throw RuntimeError.Plain("no command specified");
         var namespaces = spec.Linux?.Namespaces ?? [];
 
-        var rootfs = new RootfsSetup(sys, spec, bundle);
+        var rootfs = new RootfsSetup(sys, spec, bundle, pre.RootMount);
         // createContainer hooks: in the container's namespaces, mounts done, before pivot_root.
         rootfs.Prepare(beforePivot: spec.Hooks?.CreateContainer is { Count: > 0 } create
             ? () => HookRunner.Run(create, "createContainer", hookState ?? "{}", 1, 2)

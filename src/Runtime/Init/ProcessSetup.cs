@@ -13,6 +13,10 @@ namespace Inception.Runtime.Init;
 /// spec over the sync socket and report failures on it, and set up the process from the spec's
 /// process — limits, user, capabilities, exec — in the same order, through <see cref="ISyscalls"/>.
 /// </summary>
+/// <summary>What the runtime may send before the spec: the OCI hooks' state JSON, and the container's
+/// root filesystem as a detached mount (an fd for move_mount; -1 when init mounts it itself).</summary>
+internal readonly record struct Preamble(string? HookState, int RootMount);
+
 internal static class ProcessSetup
 {
     public const int SyncFd = 3, TraceFd = 4;
@@ -24,10 +28,10 @@ internal static class ProcessSetup
         Serve(who, SyncFd, TraceFd, (spec, sys, sync, _) => body(spec, sys, sync));
 
     /// <summary><see cref="Serve(string, Action{Spec, ISyscalls, SyncChannel})"/> with the sync socket and trace on
-    /// the given fds, and the OCI front end's optional HookState message (passed on to <paramref name="body"/>)
+    /// the given fds, and the optional HookState and RootMount messages (passed on to <paramref name="body"/>)
     /// before the spec. Once <paramref name="released"/> says nobody reads the sync socket any more (past
     /// the OCI exec gate), a failure goes to the container's stderr instead.</summary>
-    public static int Serve(string who, int syncFd, int traceFd, Action<Spec, ISyscalls, SyncChannel, string?> body, Func<bool>? released = null)
+    public static int Serve(string who, int syncFd, int traceFd, Action<Spec, ISyscalls, SyncChannel, Preamble> body, Func<bool>? released = null)
     {
         Libc.fcntl(syncFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
         using var sync = new SyncChannel(syncFd);
@@ -42,16 +46,18 @@ internal static class ProcessSetup
         {
             var first = sync.Receive();
             string? hookState = null;
-            if (first?.Kind == SyncKind.HookState)
+            int rootMount = -1;
+            while (first?.Kind is SyncKind.HookState or SyncKind.RootMount)
             {
-                hookState = System.Text.Encoding.UTF8.GetString(first.Value.Payload!);
+                if (first.Value.Kind == SyncKind.HookState) hookState = System.Text.Encoding.UTF8.GetString(first.Value.Payload!);
+                else rootMount = first.Value.Fd;
                 first = sync.Receive();
             }
             if (first is null) return 125;              // the runtime went away before sending the spec
             if (first.Value.Kind != SyncKind.Spec) throw RuntimeError.Plain($"sync: expected the spec, got {first.Value.Kind}");
             var spec = SpecWire.Decode(first.Value.Payload);
             ISyscalls sys = trace.Enabled ? new TracingSyscalls(LinuxSyscalls.Instance, trace) : LinuxSyscalls.Instance;
-            body(spec, sys, sync, hookState);
+            body(spec, sys, sync, new Preamble(hookState, rootMount));
             return 0; // not reached: body execs
         }
         catch (RuntimeError e)

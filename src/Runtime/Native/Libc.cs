@@ -72,6 +72,9 @@ internal static unsafe partial class Libc
     public static partial int mkdirat(int dirfd, string path, uint mode);
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int rmdir(string path);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int mknodat(int dirfd, string path, uint mode, ulong dev);
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -12,11 +12,14 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <linux/sched.h>
 
@@ -34,7 +37,31 @@ struct incrun_child {
     const int *ns_fds;       // existing namespaces to join (OCI linux.namespaces[].path, --network container:NAME)
     int nns;
     int exec_fd;             // >= 0: execveat(exec_fd, "", AT_EMPTY_PATH) instead of execve(path)
+    int userns_go;           // >= 0: a new user namespace; read one byte here once the runtime wrote its id maps
+    const char *time_offsets; // non-NULL: a new time namespace with these /proc/PID/timens_offsets lines
 };
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x80
+#endif
+
+// A new time namespace for the child itself: unshare gives only its future children one, with offsets
+// that can be written until a process enters it; setns then moves this (single-threaded) process in.
+static int enter_new_timens(const char *offsets) {
+    int fd, err = 0;
+    size_t len = strlen(offsets);
+    if (unshare(CLONE_NEWTIME) < 0) return errno;
+    fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (len && write(fd, offsets, len) != (ssize_t)len) err = errno ? errno : EIO;
+    close(fd);
+    if (err) return err;
+    fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (setns(fd, CLONE_NEWTIME) < 0) err = errno;
+    close(fd);
+    return err;
+}
 
 static void report(int fd, int err) {
     ssize_t r;
@@ -48,6 +75,14 @@ static int child_main(void *arg) {
     int i, moved[64];
 
     if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) { report(c->errpipe, errno); _exit(127); }
+    if (c->userns_go >= 0) {
+        // The child is in its new user namespace with no ids mapped yet: wait for the runtime's maps.
+        char b;
+        ssize_t n;
+        do { n = read(c->userns_go, &b, 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(127);          // the runtime failed to map the ids and reported it itself
+        close(c->userns_go);
+    }
 
     // Join the container's v1 cgroups: "0" in "tasks" moves this (single) thread, which the kernel
     // does without the global rwsem that a write of a pid to cgroup.procs takes (an RCU grace period:
@@ -63,6 +98,17 @@ static int child_main(void *arg) {
         if (setns(c->ns_fds[i], 0) < 0) { report(c->errpipe, errno); _exit(127); }
     // The cgroup namespace is rooted where the process is when it is made: so only now, inside.
     if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) { report(c->errpipe, errno); _exit(127); }
+    if (c->time_offsets) {
+        int e = enter_new_timens(c->time_offsets);
+        if (e) { report(c->errpipe, e); _exit(127); }
+    }
+    if (c->userns_go >= 0) {
+        // Become the namespace's root (a host uid of the map's range): execve then keeps the full set
+        // of capabilities inside the namespace, none outside it. The credentials change cleared the
+        // parent-death signal: set it again.
+        if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) { report(c->errpipe, errno); _exit(127); }
+        if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) { report(c->errpipe, errno); _exit(127); }
+    }
 
     // .NET ignores SIGPIPE and installs handlers: give the child default dispositions and an empty mask.
     memset(&dfl, 0, sizeof dfl);
@@ -96,12 +142,29 @@ static int child_main(void *arg) {
 // network namespace of docker's --network container:NAME);
 // pid_ns_fd >= 0: a PID namespace the child is created in (setns of this thread's pid_for_children
 // around the clone).
+// CLONE_NEWTIME: the child enters a new time namespace with time_offsets (lines of
+// /proc/PID/timens_offsets: "monotonic SECS NANOSECS", "boottime SECS NANOSECS"; NULL or "" for none).
+// uid_map/gid_map (with CLONE_NEWUSER): the lines written to the child's /proc/PID/uid_map and
+// gid_map before it goes on (it then becomes the namespace's root and execs).
+static int write_map(pid_t pid, const char *file, const char *map) {
+    char path[64];
+    int fd, err = 0;
+    size_t len = strlen(map);
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (write(fd, map, len) != (ssize_t)len) err = errno ? errno : EIO;
+    close(fd);
+    return err;
+}
+
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
                  int clone_flags, int pdeathsig, const int *cgroup_tasks, int ncgroup, int cgroup2_fd,
-                 int exec_fd, const int *ns_fds, int nns, int pid_ns_fd) {
+                 int exec_fd, const int *ns_fds, int nns, int pid_ns_fd, const char *uid_map, const char *gid_map,
+                 const char *time_offsets) {
     struct incrun_child c;
     const size_t stack_size = 64 * 1024;
-    int pipefd[2], err = 0, status, own_pidns = -1;
+    int pipefd[2], gofd[2] = { -1, -1 }, err = 0, status, own_pidns = -1;
     ssize_t r;
     pid_t pid;
     char *stack;
@@ -116,7 +179,14 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     c.new_cgroupns = (clone_flags & CLONE_NEWCGROUP) != 0;
     c.ns_fds = ns_fds; c.nns = nns;
     c.exec_fd = exec_fd;
-    clone_flags &= ~CLONE_NEWCGROUP;
+    c.userns_go = -1;
+    c.time_offsets = (clone_flags & CLONE_NEWTIME) ? (time_offsets ? time_offsets : "") : NULL;
+    clone_flags &= ~(CLONE_NEWCGROUP | CLONE_NEWTIME);   // 0x80 is in clone()'s exit-signal byte
+    if (clone_flags & CLONE_NEWUSER) {
+        if (uid_map == NULL || gid_map == NULL) { close(pipefd[0]); close(pipefd[1]); munmap(stack, stack_size); return -EINVAL; }
+        if (pipe2(gofd, O_CLOEXEC) < 0) { err = errno; close(pipefd[0]); close(pipefd[1]); munmap(stack, stack_size); return -err; }
+        c.userns_go = gofd[0];
+    }
     if (pid_ns_fd >= 0) {
         own_pidns = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (own_pidns < 0 || setns(pid_ns_fd, CLONE_NEWPID) < 0) {
@@ -126,13 +196,15 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
             return -err;
         }
     }
-    if (cgroup2_fd >= 0) {
-        // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into the cgroup.
+    if (cgroup2_fd >= 0 || c.userns_go >= 0) {
+        // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into
+        // the cgroup; also for a new user namespace, since this thread must write the child's id maps
+        // while the child waits (a vfork child would keep it asleep).
         struct clone_args args;
         memset(&args, 0, sizeof args);
-        args.flags = (unsigned)clone_flags | CLONE_INTO_CGROUP;
+        args.flags = (unsigned)clone_flags | (cgroup2_fd >= 0 ? CLONE_INTO_CGROUP : 0);
         args.exit_signal = SIGCHLD;
-        args.cgroup = (unsigned)cgroup2_fd;
+        args.cgroup = cgroup2_fd >= 0 ? (unsigned)cgroup2_fd : 0;
         pid = syscall(SYS_clone3, &args, sizeof args);
         if (pid == 0) child_main(&c);  // does not return
     } else {
@@ -147,6 +219,24 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
         close(own_pidns);
     }
     close(pipefd[1]);
+    if (c.userns_go >= 0) {
+        close(gofd[0]);
+        if (pid > 0) {
+            // "deny" is not written to setgroups: the maps are written by a privileged process.
+            int e = write_map(pid, "uid_map", uid_map);
+            if (!e) e = write_map(pid, "gid_map", gid_map);
+            if (!e && write(gofd[1], "1", 1) != 1) e = errno;
+            if (e) {
+                close(gofd[1]);
+                kill(pid, SIGKILL);
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+                close(pipefd[0]);
+                munmap(stack, stack_size);
+                return -e;
+            }
+        }
+        close(gofd[1]);
+    }
     if (pid > 0) {
         do { r = read(pipefd[0], &err, sizeof err); } while (r < 0 && errno == EINTR);
         if (r != (ssize_t)sizeof err) err = 0;   // EOF: execve succeeded
@@ -155,6 +245,106 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
     close(pipefd[0]);
     munmap(stack, stack_size);
     return err ? -err : pid;
+}
+
+// ---- the root filesystem of a container with a user namespace --------------------------------------
+//
+// The image's layers are owned by host ids (root is 0). For a container whose root is an unprivileged
+// host uid, each layer is seen through an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP with the
+// container's user namespace: on-disk 0 reads as the range's first host uid, which the container sees
+// as its 0). Making such a mount needs CAP_SYS_ADMIN in the host's user namespace, and the overlay on
+// top must be mounted from there too (inside the container's namespace overlayfs could not read the
+// trusted.overlay.* xattrs of opaque directories). So a short-lived child of the runtime does it in a
+// private mount namespace of its own - nothing ever appears in the host's mount table - and hands back
+// a detached copy of the overlay (open_tree OPEN_TREE_CLONE). init moves that into its own mount
+// namespace (move_mount). The child shares this process's memory and fd table (vfork-style): it only
+// makes system calls, and the fd it opens is ours when it exits.
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#define INCRUN_OPEN_TREE_CLONE 1
+#define INCRUN_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define INCRUN_MOUNT_ATTR_IDMAP 0x100000
+
+struct incrun_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+
+struct idmapped_overlay {
+    const char *const *lowers;
+    int nlowers;
+    const char *target;
+    const char *data;
+    int userns_fd;
+    int result;   // the detached overlay's fd
+    int step;     // what failed: 1 unshare, 2 private, 3 open_tree(layer), 4 mount_setattr, 5 move_mount, 6 mount overlay, 7 open_tree(overlay)
+    int err;
+    int failed_layer;
+};
+
+static int idmap_child(void *arg) {
+    struct idmapped_overlay *o = arg;
+    struct incrun_mount_attr attr;
+    sigset_t all;
+    int i, fd;
+
+    // the runtime's signal handlers must never run on this borrowed memory
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+#define FAIL(s) do { o->step = (s); o->err = errno; _exit(1); } while (0)
+    if (unshare(CLONE_NEWNS) < 0) FAIL(1);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) FAIL(2);
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = INCRUN_MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (uint64_t)o->userns_fd;
+    for (i = 0; o->userns_fd >= 0 && i < o->nlowers; i++) {
+        o->failed_layer = i;
+        fd = (int)syscall(SYS_open_tree, AT_FDCWD, o->lowers[i], INCRUN_OPEN_TREE_CLONE | O_CLOEXEC);
+        if (fd < 0) FAIL(3);
+        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) FAIL(4);
+        // over the layer's own directory, in this private namespace: the overlay's lowerdir stays as it is
+        if (syscall(SYS_move_mount, fd, "", AT_FDCWD, o->lowers[i], INCRUN_MOVE_MOUNT_F_EMPTY_PATH) < 0) FAIL(5);
+        close(fd);
+    }
+    o->failed_layer = -1;
+    if (mount("overlay", o->target, "overlay", 0, o->data) < 0) FAIL(6);
+    fd = (int)syscall(SYS_open_tree, AT_FDCWD, o->target, INCRUN_OPEN_TREE_CLONE | O_CLOEXEC);
+    if (fd < 0) FAIL(7);
+    o->result = fd;
+    _exit(0);
+#undef FAIL
+}
+
+// userns_fd < 0: the layers are used as they are (copies with shifted owners, for kernels without
+// idmapped mounts).
+// Returns the fd of a detached overlay mount whose lower layers are idmapped through userns_fd, or
+// -errno with *step (see struct idmapped_overlay) and *failed_layer (an index of lowers, or -1).
+int incrun_idmapped_overlay(const char *const *lowers, int nlowers, const char *target, const char *data,
+                            int userns_fd, int *step, int *failed_layer) {
+    struct idmapped_overlay o;
+    const size_t stack_size = 64 * 1024;
+    char *stack;
+    pid_t pid;
+    int status;
+
+    memset(&o, 0, sizeof o);
+    o.lowers = lowers; o.nlowers = nlowers; o.target = target; o.data = data; o.userns_fd = userns_fd;
+    o.result = -1; o.failed_layer = -1;
+    stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) { *step = 0; return -errno; }
+    pid = clone(idmap_child, stack + stack_size, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &o);
+    if (pid < 0) { int e = errno; munmap(stack, stack_size); *step = 0; return -e; }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    munmap(stack, stack_size);
+    *step = o.step;
+    *failed_layer = o.failed_layer;
+    if (o.result >= 0) return o.result;
+    return -(o.err ? o.err : EIO);
 }
 
 // ---- exec: joining a running container --------------------------------------------------------

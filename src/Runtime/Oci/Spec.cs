@@ -104,6 +104,8 @@ public sealed class Mount
 public sealed class Linux
 {
     [JsonPropertyName("namespaces")] public List<Namespace> Namespaces { get; set; } = [];
+    [JsonPropertyName("uidMappings")] public List<LinuxIdMapping>? UidMappings { get; set; }
+    [JsonPropertyName("gidMappings")] public List<LinuxIdMapping>? GidMappings { get; set; }
     [JsonPropertyName("maskedPaths")] public List<string>? MaskedPaths { get; set; }
     [JsonPropertyName("readonlyPaths")] public List<string>? ReadonlyPaths { get; set; }
     [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
@@ -124,6 +126,23 @@ public sealed class LinuxTimeOffset
 {
     [JsonPropertyName("secs")] public long Secs { get; set; }
     [JsonPropertyName("nanosecs")] public uint Nanosecs { get; set; }
+}
+
+/// <summary>One line of a user namespace's uid_map or gid_map: <see cref="Size"/> ids from
+/// <see cref="ContainerId"/> inside are <see cref="HostId"/>.. on the host.</summary>
+public sealed class LinuxIdMapping
+{
+    [JsonPropertyName("containerID")] public uint ContainerId { get; set; }
+    [JsonPropertyName("hostID")] public uint HostId { get; set; }
+    [JsonPropertyName("size")] public uint Size { get; set; }
+
+    /// <summary>The text of /proc/PID/uid_map (or gid_map) for these lines.</summary>
+    public static string MapText(IEnumerable<LinuxIdMapping> lines) =>
+        string.Concat(lines.Select(m => $"{m.ContainerId} {m.HostId} {m.Size}\n"));
+
+    /// <summary>The host id that <paramref name="id"/> inside is, or null when it is not mapped.</summary>
+    public static uint? ToHost(IEnumerable<LinuxIdMapping>? lines, uint id) =>
+        lines?.FirstOrDefault(m => id >= m.ContainerId && id - m.ContainerId < m.Size) is { } m ? m.HostId + (id - m.ContainerId) : null;
 }
 
 /// <summary>linux.personality: the execution domain (LINUX, or LINUX32 as `linux32` sets).</summary>
@@ -263,8 +282,8 @@ public static class IncrunAnnotations
 [JsonSerializable(typeof(Process))]
 internal sealed partial class OciJson : JsonSerializerContext;
 
-/// <summary>Writes config.json through the source generator's fast path (straight Utf8JsonWriter code):
-/// no per-property metadata is built on the run path.</summary>
+/// <summary>config.json as System.Text.Json writes it: the reference SpecWriter (which writes it on the
+/// start path) is tested against.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(Spec))]

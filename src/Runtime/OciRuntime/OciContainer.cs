@@ -61,18 +61,20 @@ public sealed partial class OciContainer
 
     static OciRecord? ReadRecord(string dir)
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(dir, "state.json")), OciRuntimeJson.Default.OciRecord); }
+        try { return OciRecord.Read(File.ReadAllBytes(Path.Combine(dir, "state.json"))); }
         catch (Exception e) when (e is IOException or JsonException) { return null; }  // still being created
     }
 
     public Spec? ReadSpec()
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(ConfigPath), OciJson.Default.Spec); }
+        try { return SpecReader.Read(File.ReadAllBytes(ConfigPath)); }
         catch (Exception e) when (e is IOException or JsonException) { return null; }
     }
 
+    /// <summary>Writes state.json, once, at the end of create: in place (no temporary file to create and
+    /// rename on the start path); a reader that meets it half-written sees "creating", which it is.</summary>
     public static void WriteRecord(string dir, OciRecord record) =>
-        WriteAtomically(Path.Combine(dir, "state.json"), JsonSerializer.SerializeToUtf8Bytes(record, OciRuntimeJson.Default.OciRecord));
+        File.WriteAllBytes(Path.Combine(dir, "state.json"), record.ToJson());
 
     public static void WriteAtomically(string path, byte[] bytes)
     {

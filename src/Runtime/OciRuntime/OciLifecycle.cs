@@ -29,6 +29,10 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
 {
     public string Root { get; } = root;
 
+    /// <summary>The host's cgroup layout, read once per runtime process (`run` creates and deletes).</summary>
+    CgroupLayout Layout => _layout ??= CgroupLayout.Detect();
+    CgroupLayout? _layout;
+
     /// <summary>Reads and checks bundle/config.json.</summary>
     public static Spec LoadSpec(string bundle)
     {
@@ -40,18 +44,16 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             throw RuntimeError.Plain($"cannot read {path}: {e.Message}", 1);
         }
         Spec spec;
-        try { spec = JsonSerializer.Deserialize(bytes, OciJson.Default.Spec) ?? throw new JsonException("null document"); }
+        try { spec = SpecReader.Read(bytes) ?? throw new JsonException("null document"); }
         catch (JsonException e) { throw RuntimeError.Plain($"{path}: invalid JSON: {e.Message}", 1); }
         if (spec.Process is null) throw RuntimeError.Plain($"{path}: process is missing (an OCI spec needs process.args)", 1);
         if (spec.Process.Args.Count == 0) throw RuntimeError.Plain($"{path}: process.args is empty", 1);
         if (spec.Root is null) throw RuntimeError.Plain($"{path}: root is missing", 1);
         if (!spec.OciVersion.StartsWith("1.", StringComparison.Ordinal))
             throw RuntimeError.Plain($"{path}: unsupported ociVersion \"{spec.OciVersion}\" (1.x is supported)", 1);
-        // Not silently ignored: a time namespace (and its clock offsets) is something incrun does not make.
-        if (spec.Linux?.Namespaces.Any(n => n.Type == "time") == true)
-            throw RuntimeError.Plain($"{path}: linux.namespaces: the time namespace is not supported by incrun", 1);
+        // Not silently ignored: a time namespace is created with its clocks unchanged, never with offsets.
         if (spec.Linux?.TimeOffsets is { Count: > 0 })
-            throw RuntimeError.Plain($"{path}: linux.timeOffsets needs a time namespace, which incrun does not support", 1);
+            throw RuntimeError.Plain($"{path}: linux.timeOffsets: clock offsets are not supported (a time namespace without them is)", 1);
         if (spec.Linux?.Personality is { } persona)
         {
             if (persona.Domain is not ("LINUX" or "LINUX32"))
@@ -102,7 +104,9 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         return state;
     }
 
-    ContainerProcess? Create(CreateOptions o, bool keep, out OciState state, bool relayPty = false)
+    ContainerProcess? Create(CreateOptions o, bool keep, out OciState state, bool relayPty = false) => Create(o, keep, out state, out _, relayPty);
+
+    ContainerProcess? Create(CreateOptions o, bool keep, out OciState state, out Spec created, bool relayPty = false)
     {
         var dir = OciContainer.DirOf(Root, o.Id);
         Directory.CreateDirectory(Root);
@@ -136,23 +140,23 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 if (Libc.fcntl(3 + i, Libc.F_GETFD, 0) < 0) throw RuntimeError.Plain($"--preserve-fds: fd {3 + i} is not open", 1);
             }
 
-            var layout = CgroupLayout.Detect();
+            var layout = Layout;
             var cgroupsPath = CgroupsPath(spec.Linux?.CgroupsPath, o.Id, o.SystemdCgroup);
             spec.Linux ??= new Linux();
             spec.Linux.CgroupsPath = cgroupsPath;
-            // A bundle's "cgroup" mount at /sys/fs/cgroup: what `incrun run` mounts there for this host's layout.
+            // A bundle's "cgroup" mount at /sys/fs/cgroup: what `incrun run` mounts there for this host's layout
+            // (bind mounts of the container's cgroup when a user namespace without a cgroup namespace cannot mount cgroupfs).
+            bool bindCgroup = IdMappings.Of(spec.Linux) is not null && !spec.Linux.Namespaces.Any(n => n.Type == "cgroup");
             spec.Mounts = [.. spec.Mounts.SelectMany(m =>
                 m.Type == "cgroup" && m.Destination.TrimEnd('/') == "/sys/fs/cgroup" && !(m.Options ?? []).Any(CgroupLayout.Controllers.Contains)
-                    ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"))
+                    ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"), bindCgroup ? cgroupsPath : null)
                     : [m])];
-            File.WriteAllBytes(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
-            // As runc: after the spec's device rules, the devices every container gets (null, zero, full,
-            // random, urandom, tty, ptmx, pts, mknod of any).
-            if (spec.Linux.Resources?.Devices is { } rules) rules.AddRange(Security.Devices.Rules([], privileged: false).Skip(1));
+            // Before the cgroup exists: `delete` of a container whose create was killed midway finds it from here.
+            File.WriteAllBytes(Path.Combine(dir, "config.json"), SpecWriter.Write(spec));
             if (layout.HasAny)
             {
                 cgroup = new ContainerCgroup(layout, cgroupsPath);
-                cgroup.Create(spec.Linux.Resources);
+                cgroup.Create(WithDefaultDevices(spec.Linux.Resources));
             }
 
             var fifo = Path.Combine(dir, "exec.fifo");
@@ -169,7 +173,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             var handles = cgroup?.OpenJoinHandles() ?? CgroupHandles.None;
             try
             {
-                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate));
+                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate), IdMappings.Of(spec.Linux));
             }
             finally { ContainerCgroup.Close(handles); }
 
@@ -184,7 +188,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
                 Id = o.Id, Pid = record.Pid, Status = "creating", Bundle = bundle, Rootfs = record.Rootfs, Created = record.Created,
                 Owner = "root", Annotations = spec.Annotations,
             };
-            var stateJson = JsonSerializer.Serialize(state, OciRuntimeJson.Default.OciState);
+            var stateJson = state.ToJsonString();
             // prestart (deprecated) and createRuntime: namespaces exist, in the runtime's namespaces.
             HookRunner.Run(spec.Hooks?.Prestart, "prestart", stateJson, 2, 2);
             HookRunner.Run(spec.Hooks?.CreateRuntime, "createRuntime", stateJson, 2, 2);
@@ -195,6 +199,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             if (o.PidFile is not null)
                 OciContainer.WriteAtomically(Path.GetFullPath(o.PidFile), System.Text.Encoding.ASCII.GetBytes(container.Pid.ToString()));
             state.Status = "created";
+            created = spec;
             if (keep) return container;
             container.Release();
             return null;
@@ -213,6 +218,14 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         }
     }
 
+    /// <summary>As runc: after the spec's device rules, the devices every container gets (null, zero, full,
+    /// random, urandom, tty, ptmx, pts, mknod of any). A copy: config.json keeps the spec's own rules.</summary>
+    static LinuxResources? WithDefaultDevices(LinuxResources? r) => r?.Devices is not { } rules ? r : new LinuxResources
+    {
+        Memory = r.Memory, Cpu = r.Cpu, Pids = r.Pids, BlockIo = r.BlockIo,
+        Devices = [.. rules, .. Security.Devices.Rules([], privileged: false).Skip(1)],
+    };
+
     void Warn(Spec spec)
     {
         if (spec.Process?.ApparmorProfile is { Length: > 0 } aa)
@@ -227,21 +240,23 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
     }
 
     /// <summary>`start`: opens the exec FIFO (init then execs the command), runs poststart hooks.</summary>
-    public void Start(string id)
+    public void Start(string id) => Start(OciContainer.Load(Root, id), null);
+
+    /// <param name="spec">The container's spec when the caller has it (`run`), else read from its state.</param>
+    void Start(OciContainer c, Spec? spec)
     {
-        var c = OciContainer.Load(Root, id);
         switch (c.Status)
         {
             case "created": break;
             case "stopped": throw RuntimeError.Plain($"cannot start a container that has stopped", 1);
-            case "creating": throw RuntimeError.Plain($"cannot start container \"{id}\": it is still being created", 1);
+            case "creating": throw RuntimeError.Plain($"cannot start container \"{c.Id}\": it is still being created", 1);
             default: throw RuntimeError.Plain($"cannot start an already running container", 1);
         }
         OpenGate(c);
-        var spec = c.ReadSpec();
+        spec ??= c.ReadSpec();
         if (spec?.Hooks?.Poststart is { Count: > 0 } hooks)
         {
-            try { HookRunner.Run(hooks, "poststart", JsonSerializer.Serialize(c.State("running"), OciRuntimeJson.Default.OciState), 2, 2); }
+            try { HookRunner.Run(hooks, "poststart", c.State("running").ToJsonString(), 2, 2); }
             catch (RuntimeError e) { warn(e.Message); }
         }
     }
@@ -324,11 +339,16 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         Destroy(c);
     }
 
-    void Destroy(OciContainer c)
+    void Destroy(OciContainer c, Spec? spec = null)
     {
-        var spec = c.ReadSpec();
-        var layout = CgroupLayout.Detect();
+        spec ??= c.ReadSpec();
+        var layout = Layout;
         var cgroupsPath = c.Record?.CgroupsPath ?? spec?.Linux?.CgroupsPath;
+        var hooks = spec?.Hooks?.Poststop is { Count: > 0 } h ? h : null;
+        // Without poststop hooks (which run between the two) the state directory goes while the cgroup
+        // directories do: both wait in the kernel (cgroup rmdir; unlink on a disk mounted with discard).
+        var removeDir = hooks is null && cgroupsPath is not null && layout.HasAny ? new Thread(c.RemoveDir) : null;
+        removeDir?.Start();
         if (cgroupsPath is not null && layout.HasAny)
         {
             // Processes the container's init left behind (with a shared PID namespace nothing kills them).
@@ -339,12 +359,13 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             }
             new ContainerCgroup(layout, cgroupsPath).Remove();
         }
-        if (spec?.Hooks?.Poststop is { Count: > 0 } hooks)
+        if (hooks is not null)
         {
-            try { HookRunner.Run(hooks, "poststop", JsonSerializer.Serialize(c.State("stopped"), OciRuntimeJson.Default.OciState), 2, 2); }
+            try { HookRunner.Run(hooks, "poststop", c.State("stopped").ToJsonString(), 2, 2); }
             catch (RuntimeError e) { warn(e.Message); }
         }
-        c.RemoveDir();
+        if (removeDir is null) c.RemoveDir();
+        else removeDir.Join();
     }
 
     /// <summary>`run`: create + start; in the foreground it waits, forwarding signals (and relaying the
@@ -358,13 +379,13 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             catch { TryDelete(o.Id); throw; }
             return 0;
         }
-        using var container = Create(o, keep: true, out _, relayPty: o.ConsoleSocket is null)!;
+        using var container = Create(o, keep: true, out _, out var spec, relayPty: o.ConsoleSocket is null)!;
         var c = OciContainer.Load(Root, o.Id);
         using var session = container.PtyMaster >= 0 && o.ConsoleSocket is null ? PtySession.Begin(container.PtyMaster, interactive: true) : null;
         var relay = new SignalRelay(container.Signal, session);
         try
         {
-            Start(o.Id);
+            Start(c, spec);
             int status = container.Wait();
             session?.Drain();
             return status;
@@ -374,7 +395,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             relay.Dispose();
             container.Signal(9);
             container.Wait();
-            Destroy(c);
+            Destroy(c, spec);
         }
     }
 
@@ -459,7 +480,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
 
     public static Process ParseProcess(byte[] json, string path)
     {
-        try { return JsonSerializer.Deserialize(json, OciJson.Default.Process) ?? throw new JsonException("null document"); }
+        try { return SpecReader.ReadProcess(json) ?? throw new JsonException("null document"); }
         catch (JsonException e) { throw RuntimeError.Plain($"{path}: invalid JSON: {e.Message}", 1); }
     }
 
@@ -497,7 +518,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
 
     public static LinuxResources ParseResources(byte[] json)
     {
-        try { return JsonSerializer.Deserialize(json, OciRuntimeJson.Default.LinuxResources) ?? new LinuxResources(); }
+        try { return SpecReader.ReadResources(json) ?? new LinuxResources(); }
         catch (JsonException e) { throw RuntimeError.Plain($"--resources: invalid JSON: {e.Message}", 1); }
     }
 

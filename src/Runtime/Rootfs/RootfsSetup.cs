@@ -12,9 +12,14 @@ namespace Inception.Runtime.Rootfs;
 /// never through an escaping symlink), /dev nodes, pivot_root and detach of the old root, masked and
 /// read-only paths, and finally a read-only root if asked.
 /// </summary>
-internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle)
+/// <param name="rootMount">a detached mount of the root filesystem the runtime built (a user namespace's
+/// overlay over idmapped layers), moved into place instead of mounting the overlay here; or -1</param>
+internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle, int rootMount = -1)
 {
     public string RootPath { get; } = Path.GetFullPath(spec.Root?.Path ?? "rootfs", bundle);
+
+    /// <summary>In a new user namespace mknod is not allowed: devices are bind mounts of the host's nodes (as runc does).</summary>
+    readonly bool _userns = spec.Linux?.Namespaces.Any(n => n.Type == "user" && n.Path is null) == true;
 
     static readonly (string Name, uint Major, uint Minor)[] Devices =
         [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
@@ -32,7 +37,12 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
         Check(sys.Mount(null, "/", null, propagation, null), "mount", "/ (propagation)");
 
         var a = spec.Annotations;
-        if (a is not null && a.TryGetValue(IncrunAnnotations.OverlayLower, out var lower))
+        if (rootMount >= 0)
+        {
+            Check(sys.MoveMount(rootMount, RootPath), "move_mount", RootPath);
+            sys.Close(rootMount);
+        }
+        else if (a is not null && a.TryGetValue(IncrunAnnotations.OverlayLower, out var lower))
         {
             var data = $"lowerdir={lower},upperdir={a[IncrunAnnotations.OverlayUpper]},workdir={a[IncrunAnnotations.OverlayWork]}";
             Check(sys.Mount("overlay", RootPath, "overlay", 0, data), "mount overlay", RootPath);
@@ -170,6 +180,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
             {
                 foreach (var (name, major, minor) in Devices)
                 {
+                    if (_userns) { BindDevice(rootFd, "/dev/" + name); continue; }
                     int r = sys.MknodAt(dev, name, 0x2000 /* S_IFCHR */ | 0x1b6 /* 0666 */, major, minor);
                     if (r < 0 && r != -17) throw new RuntimeError("mknod", "/dev/" + name, -r);
                 }
@@ -188,6 +199,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
     void CreateDevice(int rootFd, LinuxDevice d)
     {
         if (!d.Path.StartsWith('/')) throw RuntimeError.Plain($"device path \"{d.Path}\" is not absolute");
+        if (_userns) { BindDevice(rootFd, d.Path); return; }
         var parent = Path.GetDirectoryName(d.Path)!;
         EnsureInRoot(rootFd, parent, isDir: true);
         int dir = Check(sys.OpenInRoot(rootFd, parent, Libc.O_PATH | Libc.O_DIRECTORY, 0), "open in rootfs", parent);
@@ -201,6 +213,14 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
             if (r < 0 && r != -17) throw new RuntimeError("mknod", d.Path, -r);
         }
         finally { sys.Close(dir); }
+    }
+
+    /// <summary>The host's node at the same path, bind-mounted onto an empty file inside the root.</summary>
+    void BindDevice(int rootFd, string path)
+    {
+        if (!File.Exists(path)) throw new RuntimeError("bind device", path, 2 /* ENOENT */, "in a user namespace a device is a bind mount of the host's node at the same path");
+        EnsureInRoot(rootFd, path, isDir: false);
+        WithTarget(rootFd, path, fd => sys.MountAt(path, fd, path, null, MS_BIND, null));
     }
 
     void Mask(string path)

@@ -9,11 +9,13 @@ namespace Inception.Runtime.Run;
 /// symlink inside the container can never lead the copy onto the host; the last component of each
 /// created or read entry is handled through that directory's fd with O_NOFOLLOW semantics. docker's
 /// rules: a destination that is a directory receives the source under its own name; modes are kept,
-/// files written into the container belong to root, symlinks are copied as symlinks.
+/// files written into the container belong to root (the container's root: with a user namespace, the
+/// first host id of its block), symlinks are copied as symlinks.
 /// </summary>
 internal static class ContainerCopy
 {
-    public static void Into(int containerPid, string hostSource, string containerDest)
+    /// <param name="owner">the host uid/gid of the container's root (0/0 without a user namespace)</param>
+    public static void Into(int containerPid, string hostSource, string containerDest, (uint Uid, uint Gid) owner = default)
     {
         var src = Path.GetFullPath(hostSource);
         if (!File.Exists(src) && !Directory.Exists(src) && new FileInfo(src).LinkTarget is null)
@@ -26,12 +28,12 @@ internal static class ContainerCopy
         if (existing == EntryKind.Directory && !containerDest.EndsWith("/.", StringComparison.Ordinal))
         {
             using var dir = parent.Child(name, containerDest);
-            CopyIn(src, dir, Path.GetFileName(src.TrimEnd('/')));
+            CopyIn(src, dir, Path.GetFileName(src.TrimEnd('/')), owner);
         }
         else if (srcIsDir && existing == EntryKind.Other)
             throw RuntimeError.Plain($"cannot copy directory {hostSource} onto the file {containerDest}", 1);
         else
-            CopyIn(src, parent, name);
+            CopyIn(src, parent, name, owner);
     }
 
     public static void OutOf(int containerPid, string containerSource, string hostDest)
@@ -102,7 +104,7 @@ internal static class ContainerCopy
         }
     }
 
-    static void CopyIn(string src, DirFd parent, string name)
+    static void CopyIn(string src, DirFd parent, string name, (uint Uid, uint Gid) owner)
     {
         var info = new FileInfo(src);
         var target = parent.Entry(name);
@@ -110,14 +112,16 @@ internal static class ContainerCopy
         {
             if (parent.Kind(name) != EntryKind.Missing) File.Delete(target);
             File.CreateSymbolicLink(target, link);
+            Own(target, owner);
         }
         else if (Directory.Exists(src))
         {
             if (parent.Kind(name) == EntryKind.Missing) Directory.CreateDirectory(target);
             using var dir = parent.Child(name, name);
+            Own(dir.Entry("."), owner);
             File.SetUnixFileMode(dir.Entry("."), File.GetUnixFileMode(src));
             foreach (var entry in Directory.EnumerateFileSystemEntries(src))
-                CopyIn(entry, dir, Path.GetFileName(entry));
+                CopyIn(entry, dir, Path.GetFileName(entry), owner);
         }
         else
         {
@@ -127,8 +131,17 @@ internal static class ContainerCopy
             using (var output = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Write))
             using (var input = File.OpenRead(src))
                 input.CopyTo(output);
+            Own(target, owner);   // before the mode: chown clears setuid/setgid
             File.SetUnixFileMode(target, File.GetUnixFileMode(src));
         }
+    }
+
+    /// <summary>Gives an entry just written (its last component not followed) to the container's root.</summary>
+    static void Own(string target, (uint Uid, uint Gid) owner)
+    {
+        if (owner == default) return;
+        if (Libc.fchownat(Libc.AT_FDCWD, target, owner.Uid, owner.Gid, Libc.AT_SYMLINK_NOFOLLOW) < 0)
+            throw new RuntimeError("lchown", target, Libc.Errno, exitCode: 1);
     }
 
     static void CopyOut(DirFd parent, string name, string dest)

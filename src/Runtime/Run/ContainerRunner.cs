@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Inception.Runtime.Cgroups;
+using Inception.Runtime.Container;
 using Inception.Runtime.Errors;
 using Inception.Runtime.Images;
 using Inception.Runtime.Native;
@@ -24,12 +25,14 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
         o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
         var layout = CgroupLayout.Detect();
-        var dirs = NewContainer(o, starting: true);
+        var dirs = NewContainer(ref o, starting: true);
         try
         {
             // init is cloned before the image is read: its runtime starts up while the spec is written
+            var final = o;
             var plan = new StartPlan(SpecGenerator.Namespaces(o, layout), SpecGenerator.Resources(o),
-                ResourceParser.CgroupsPath(o.Resources, dirs.Id), () => WriteSpec(o, dirs, layout), o.Tty, o.Interactive);
+                ResourceParser.CgroupsPath(o.Resources, dirs.Id), () => WriteSpec(final, dirs, layout), o.Tty, o.Interactive,
+                o.IdRange is { } r ? new IdMappings(r.UidMappings(), r.GidMappings()) : null);
             return new Supervisor(stateRoot, dirs, trace).RunOnce(plan, o.Remove ? StdioMode.Direct : StdioMode.Echo, null);
         }
         finally
@@ -45,7 +48,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     {
         o = Check(o);
         ContainerDirs.ReapStale(stateRoot);
-        var dirs = NewContainer(o, starting);
+        var dirs = NewContainer(ref o, starting);
         try
         {
             WriteSpec(o, dirs, CgroupLayout.Detect());
@@ -88,11 +91,14 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
     /// <summary>The directory and the first state of a new container, its name checked and taken
     /// under the store's name lock.</summary>
     /// <param name="starting">the container is started right away: its first status is "starting"</param>
-    ContainerDirs NewContainer(RunOptions o, bool starting)
+    ContainerDirs NewContainer(ref RunOptions o, bool starting)
     {
         var id = ContainerDirs.NewId();
         using var _ = ContainerStore.LockNames(stateRoot);
         var name = ContainerStore.ChooseName(stateRoot, o.Name, id);
+        // --userns=auto: a block of host ids no other container holds (taken under the same store lock)
+        if (Security.UserNamespaces.Parse(o.Userns) is { } size)
+            o = o with { IdRange = Security.UserNamespaces.Allocate(size, ContainerStore.List(stateRoot).Select(e => e.State.UserNs).OfType<Security.UserRange>()) };
         var dirs = ContainerDirs.Create(stateRoot, id);
         try
         {
@@ -103,6 +109,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
                 RestartPolicy = RestartPolicy.Parse(o.Restart), AutoRemove = o.Remove, Tty = o.Tty, OpenStdin = o.Interactive,
                 StopSignal = o.StopSignal is { } s ? Signals.Name(Signals.Parse(s)) : "SIGTERM", StopTimeout = o.StopTimeout,
                 Log = ParseLogOptions(o.LogOpts),
+                UserNs = o.IdRange,
             });
             return dirs;
         }
@@ -128,7 +135,7 @@ internal sealed class ContainerRunner(string stateRoot, ITrace trace)
             p => ImageStore.ReadFile(image, p), o.Tty ? PtySession.HostSize() : null, Environment.GetEnvironmentVariable, layout);
         WriteEtcFiles(paths, spec.Hostname!, o.Network);
         // The OCI document of the container, for people and later commands (start, restart, inspect).
-        File.WriteAllBytes(dirs.File("config.json"), JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonWriter.Default.Spec));
+        File.WriteAllBytes(dirs.File("config.json"), SpecWriter.Write(spec));
         if (trace.Enabled)
             trace.Step("write", $"\"{dirs.File("config.json")}\"", 0,
                 $"The OCI runtime spec of container {dirs.Id[..12]} (image {o.Image}); init gets the same spec over its sync socket.");

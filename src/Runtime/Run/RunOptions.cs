@@ -27,6 +27,10 @@ public sealed record RunOptions
     public IReadOnlyList<string> CapAdd { get; init; } = [];
     public IReadOnlyList<string> CapDrop { get; init; } = [];
     public bool Privileged { get; init; }
+    /// <summary>--userns: host (or unset) or auto[:size=N] (see <see cref="Security.UserNamespaces"/>).</summary>
+    public string? Userns { get; init; }
+    /// <summary>The block of host ids a --userns=auto container got, set by the runner.</summary>
+    public Security.UserRange? IdRange { get; init; }
     public IReadOnlyList<string> SecurityOpts { get; init; } = [];
     public ResourceFlags Resources { get; init; } = new();
     public IReadOnlyList<string> Ulimits { get; init; } = [];

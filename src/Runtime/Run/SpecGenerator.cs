@@ -53,6 +53,14 @@ public static partial class SpecGenerator
         foreach (var t in o.Tmpfs) ParseTmpfs(t);
         if (o.OomScoreAdj is { } adj) Security.ProcessLimits.ParseOomScoreAdj(adj);
         ResourceParser.CgroupsPath(o.Resources, "x");
+        if (Security.UserNamespaces.Parse(o.Userns) is not null)
+        {
+            // as docker: what needs the host's root, or a namespace owned by the host's user namespace, cannot have one
+            if (o.Privileged) throw RuntimeError.Plain("privileged mode is incompatible with user namespaces; use --userns=host");
+            if (o.Network == "host") throw RuntimeError.Plain("cannot share the host's network namespace when user namespaces are enabled; use --userns=host");
+            if (o.Network.StartsWith("container:", StringComparison.Ordinal))
+                throw RuntimeError.Plain("cannot share another container's network namespace when user namespaces are enabled; use --userns=host");
+        }
     }
 
     /// <param name="cgroups">the host's cgroup layout (detected when null): the container gets a cgroup
@@ -153,6 +161,8 @@ public static partial class SpecGenerator
             Linux = new Linux
             {
                 Namespaces = namespaces,
+                UidMappings = o.IdRange?.UidMappings(),
+                GidMappings = o.IdRange?.GidMappings(),
                 CgroupsPath = ResourceParser.CgroupsPath(o.Resources, id),
                 Sysctl = o.Sysctls.Count == 0 ? null
                     : o.Sysctls.Select(sc => Security.ProcessLimits.ParseSysctl(sc, o.Network != "host")).ToDictionary(),
@@ -267,24 +277,32 @@ public static partial class SpecGenerator
     public static List<Namespace> Namespaces(RunOptions o, CgroupLayout cgroups)
     {
         var namespaces = new List<Namespace> { new() { Type = "pid" }, new() { Type = "mount" }, new() { Type = "uts" }, new() { Type = "ipc" } };
+        if (o.IdRange is not null) namespaces.Insert(0, new() { Type = "user" });
         if (o.Network != "host") namespaces.Add(new() { Type = "network", Path = o.NetnsPath });
         if (cgroups.HasAny) namespaces.Add(new() { Type = "cgroup" });
         return namespaces;
     }
 
     /// <summary>/sys/fs/cgroup inside the container, showing (through its cgroup namespace) its own cgroup
-    /// as the root: cgroup2 on v2; on v1 a tmpfs with one mount per hierarchy, then made read-only.</summary>
-    internal static List<Mount> CgroupMounts(CgroupLayout cgroups, bool privileged)
+    /// as the root: cgroup2 on v2; on v1 a tmpfs with one mount per hierarchy, then made read-only.
+    /// With <paramref name="bindCgroup"/> (a container with a user namespace but no cgroup namespace of its
+    /// own, where cgroupfs cannot be mounted), bind mounts of that cgroup's host directories instead, as runc does.</summary>
+    internal static List<Mount> CgroupMounts(CgroupLayout cgroups, bool privileged, string? bindCgroup = null)
     {
         var mode = privileged ? "rw" : "ro";
+        string Host(string mountPoint) => mountPoint + "/" + bindCgroup!.Trim('/');
         if (cgroups.UseV2)
-            return [new() { Destination = "/sys/fs/cgroup", Type = "cgroup2", Source = "cgroup2", Options = ["nosuid", "noexec", "nodev", "relatime", mode] }];
+            return [bindCgroup is null
+                ? new() { Destination = "/sys/fs/cgroup", Type = "cgroup2", Source = "cgroup2", Options = ["nosuid", "noexec", "nodev", "relatime", mode] }
+                : new() { Destination = "/sys/fs/cgroup", Type = "bind", Source = Host(cgroups.Unified!), Options = ["rbind", "nosuid", "noexec", "nodev", mode] }];
         var mounts = new List<Mount>();
         var hierarchies = cgroups.Hierarchies();
         if (hierarchies.Count == 0) return mounts;
         mounts.Add(new() { Destination = "/sys/fs/cgroup", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "noexec", "nodev", "mode=755"] });
         foreach (var (name, controllers) in hierarchies)
-            mounts.Add(new() { Destination = $"/sys/fs/cgroup/{name}", Type = "cgroup", Source = "cgroup", Options = ["nosuid", "noexec", "nodev", "relatime", mode, .. controllers] });
+            mounts.Add(bindCgroup is null
+                ? new() { Destination = $"/sys/fs/cgroup/{name}", Type = "cgroup", Source = "cgroup", Options = ["nosuid", "noexec", "nodev", "relatime", mode, .. controllers] }
+                : new() { Destination = $"/sys/fs/cgroup/{name}", Type = "bind", Source = Host(cgroups.V1[controllers[0]]), Options = ["rbind", "nosuid", "noexec", "nodev", mode] });
         if (!privileged)
             mounts.Add(new() { Destination = "/sys/fs/cgroup", Type = "tmpfs", Source = "tmpfs", Options = ["remount", "ro", "nosuid", "noexec", "nodev", "mode=755"] });
         return mounts;

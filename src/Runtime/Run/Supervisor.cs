@@ -24,13 +24,13 @@ internal enum StdioMode
 /// <summary>What one start of a container needs: where to clone it, its cgroup, and the spec (built
 /// after init is cloned, so the image is read while init's runtime starts).</summary>
 internal sealed record StartPlan(IReadOnlyList<Namespace> Namespaces, LinuxResources? Resources, string CgroupsPath,
-    Func<Spec> BuildSpec, bool Tty, bool Interactive)
+    Func<Spec> BuildSpec, bool Tty, bool Interactive, IdMappings? Ids = null)
 {
     /// <summary>The plan of a container that already has its config.json (start, restart).</summary>
     public static StartPlan FromSpec(Spec spec, ContainerState state) =>
         new(spec.Linux?.Namespaces ?? [], spec.Linux?.Resources,
             spec.Linux?.CgroupsPath ?? $"/{ResourceParser.DefaultCgroupParent}/{state.Id}",
-            () => spec, spec.Process?.Terminal ?? false, state.OpenStdin);
+            () => spec, spec.Process?.Terminal ?? false, state.OpenStdin, IdMappings.Of(spec.Linux));
 }
 
 /// <summary>The container's exit status, and a line to print when it did not exit on its own terms.</summary>
@@ -126,7 +126,7 @@ internal sealed class Supervisor(string stateRoot, ContainerDirs dirs, ITrace tr
 
             var handles = cgroup.OpenJoinHandles();
             ContainerProcess container;
-            try { container = ContainerProcess.Spawn(plan.Namespaces, dirs.Path, stdio, handles, trace); }
+            try { container = ContainerProcess.Spawn(plan.Namespaces, dirs.Path, stdio, handles, trace, ids: plan.Ids); }
             finally { ContainerCgroup.Close(handles); }
             using var owned = container;
             CloseNow(fds, childOut, childErr, stdin == devNull || stdin == 0 ? -1 : stdin);

@@ -77,9 +77,4 @@ internal static unsafe class ReadOnlyBinary
             if (memfd >= 0) Libc.close(memfd);
         }
     }
-
-    /// <summary>Closes the fd once init runs from it, off the start path: the last close of a detached
-    /// mount waits for an RCU grace period (0.1–3 ms). Init's own reference keeps the file read-only.</summary>
-    public static void Release(int fd) =>
-        ThreadPool.UnsafeQueueUserWorkItem(static fd => Libc.close(fd), fd, preferLocal: false);
 }

@@ -201,7 +201,7 @@ public sealed class ContainerDirs : IDisposable
         string path = $"/{Run.ResourceParser.DefaultCgroupParent}/{name}";
         try
         {
-            var spec = System.Text.Json.JsonSerializer.Deserialize(System.IO.File.ReadAllBytes(System.IO.Path.Combine(dir, "config.json")), Oci.OciJson.Default.Spec);
+            var spec = Oci.SpecReader.Read(System.IO.File.ReadAllBytes(System.IO.Path.Combine(dir, "config.json")));
             if (spec?.Linux?.CgroupsPath is { Length: > 0 } p) path = p;
         }
         catch (Exception e) when (e is IOException or System.Text.Json.JsonException) { }

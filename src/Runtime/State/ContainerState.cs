@@ -40,6 +40,8 @@ public sealed class ContainerState
     public LogOptions Log { get; set; } = new();
     /// <summary>What the container asked of the network (-p, --network, aliases); attached at every start.</summary>
     public Network.NetworkRequest? Network { get; set; }
+    /// <summary>The host ids of its user namespace (--userns=auto), kept while the container exists.</summary>
+    public Security.UserRange? UserNs { get; set; }
 
     [JsonIgnore] public bool IsActive => Status is Starting or Running or Paused or Restarting;
 }

@@ -14,7 +14,7 @@ public sealed record ContainerEntry(string Dir, ContainerState State, bool Super
     /// <summary>The container's OCI spec (config.json), or null while it is being written.</summary>
     public Spec? ReadSpec()
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(Dir, "config.json")), OciJson.Default.Spec); }
+        try { return SpecReader.Read(File.ReadAllBytes(Path.Combine(Dir, "config.json"))); }
         catch (Exception e) when (e is IOException or JsonException) { return null; }
     }
 

@@ -13,6 +13,8 @@ public interface ISyscalls
     /// container path, for traces and errors.</summary>
     int MountAt(string? source, int targetFd, string shownAs, string? fstype, ulong flags, string? data);
     int Umount(string target, int flags);
+    /// <summary>move_mount(2) of a detached mount (an fd from open_tree) onto <paramref name="target"/>.</summary>
+    int MoveMount(int fromFd, string target);
     int PivotRoot(string newRoot, string putOld);
     int Chdir(string path);
     int SetHostname(string name);

@@ -17,6 +17,16 @@ public sealed unsafe class LinuxSyscalls : ISyscalls
         R(Libc.mount(source, $"/proc/self/fd/{targetFd}", fstype, flags, data));
 
     public int Umount(string target, int flags) => R(Libc.umount2(target, flags));
+
+    public unsafe int MoveMount(int fromFd, string target)
+    {
+        const long SYS_move_mount = 429;
+        const int MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+        byte empty = 0;
+        var bytes = System.Text.Encoding.UTF8.GetBytes(target + "\0");
+        fixed (byte* t = bytes)
+            return R((int)Libc.syscall5(SYS_move_mount, fromFd, (nint)(&empty), Libc.AT_FDCWD, (nint)t, MOVE_MOUNT_F_EMPTY_PATH));
+    }
     public int PivotRoot(string newRoot, string putOld) => R(Libc.PivotRoot(newRoot, putOld));
     public int Chdir(string path) => R(Libc.chdir(path));
 

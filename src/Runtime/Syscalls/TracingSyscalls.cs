@@ -28,6 +28,10 @@ public sealed class TracingSyscalls(ISyscalls inner, ITrace trace) : ISyscalls
         T(inner.Umount(target, flags), "umount2", $"{Q(target)}, {(flags == MountFlags.MNT_DETACH ? "MNT_DETACH" : flags)}",
           "Detach the host's old root: from now on nothing of the host's filesystem is reachable.");
 
+    public int MoveMount(int fromFd, string target) =>
+        T(inner.MoveMount(fromFd, target), "move_mount", $"fd {fromFd}, \"\", AT_FDCWD, {Q(target)}, MOVE_MOUNT_F_EMPTY_PATH",
+          "Attach the root filesystem the runtime built outside (an overlay over idmapped layers: files owned by 0 on disk are owned by the container's root, an unprivileged uid on the host).");
+
     public int PivotRoot(string newRoot, string putOld) =>
         T(inner.PivotRoot(newRoot, putOld), "pivot_root", $"{Q(newRoot)}, {Q(putOld)}",
           "Make the container's filesystem the root '/' of this mount namespace (unlike chroot, the old root can then be unmounted).");

@@ -138,6 +138,29 @@ public sealed class EscapeTests : ContainerTest
         Directory.Delete(dir, true);
     }
 
+    /// <summary>CVE-2024-21626: a working directory of /proc/self/fd/N is a host directory if the runtime
+    /// leaks a directory fd into init or into an exec'd process. Neither may start a command there.</summary>
+    [Test]
+    public void WorkdirThroughProcSelfFdNeverStartsInAHostDirectory()
+    {
+        for (int n = 3; n <= 12; n++)
+        {
+            var r = Run("run", "--rm", "--network", "none", "-w", $"/proc/self/fd/{n}", "busybox", "pwd");
+            Assert.That((r.ExitCode, r.Stdout), Is.EqualTo((125, "")), $"run -w /proc/self/fd/{n}: {r}");
+        }
+        var id = Run("run", "-d", "--network", "none", "busybox", "sleep", "60").Stdout.Trim();
+        try
+        {
+            for (int n = 3; n <= 12; n++)
+            {
+                var r = Run("exec", "-w", $"/proc/self/fd/{n}", id, "pwd");
+                Assert.That(r.ExitCode, Is.Not.EqualTo(0), $"exec -w /proc/self/fd/{n}: {r}");
+                Assert.That(r.Stdout, Is.Empty, $"exec -w /proc/self/fd/{n}: {r}");
+            }
+        }
+        finally { Run("rm", "-f", id); }
+    }
+
     static int WaitForInit(int runtime)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);

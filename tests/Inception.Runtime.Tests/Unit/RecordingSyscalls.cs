@@ -105,6 +105,7 @@ internal sealed class RecordingSyscalls : ISyscalls
     public int Umount(string target, int flags) =>
         Enter(nameof(Umount), $"umount2({target}, {(flags == MountFlags.MNT_DETACH ? "MNT_DETACH" : flags.ToString())})") ?? 0;
 
+    public int MoveMount(int fromFd, string target) => Enter(nameof(MoveMount), $"move_mount(fd {fromFd} → {target})") ?? 0;
     public int PivotRoot(string newRoot, string putOld) => Enter(nameof(PivotRoot), $"pivot_root({newRoot}, {putOld})") ?? 0;
     public int Chdir(string path) => Enter(nameof(Chdir), $"chdir({path})") ?? 0;
     public int SetHostname(string name) => Enter(nameof(SetHostname), $"sethostname({name})") ?? 0;
