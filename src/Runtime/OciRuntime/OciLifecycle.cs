@@ -51,9 +51,9 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         if (spec.Root is null) throw RuntimeError.Plain($"{path}: root is missing", 1);
         if (!spec.OciVersion.StartsWith("1.", StringComparison.Ordinal))
             throw RuntimeError.Plain($"{path}: unsupported ociVersion \"{spec.OciVersion}\" (1.x is supported)", 1);
-        // Not silently ignored: a time namespace is created with its clocks unchanged, never with offsets.
+        // Not silently ignored: clock offsets are not handed to the time namespace.
         if (spec.Linux?.TimeOffsets is { Count: > 0 })
-            throw RuntimeError.Plain($"{path}: linux.timeOffsets: clock offsets are not supported (a time namespace without them is)", 1);
+            throw RuntimeError.Plain($"{path}: linux.timeOffsets: clock offsets are not supported", 1);
         if (spec.Linux?.Personality is { } persona)
         {
             if (persona.Domain is not ("LINUX" or "LINUX32"))
