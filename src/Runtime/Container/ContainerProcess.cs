@@ -67,7 +67,7 @@ public sealed class ContainerProcess : ChildProcess
     /// <summary>Spawn + Configure in one step.</summary>
     public static ContainerProcess Create(Spec spec, string bundle, StdioFds stdio, ITrace trace)
     {
-        var container = Spawn(spec.Linux?.Namespaces ?? [], bundle, stdio, CgroupHandles.None, trace, ids: IdMappings.Of(spec.Linux));
+        var container = Spawn(spec.Linux?.Namespaces ?? [], bundle, stdio, CgroupHandles.None, trace, ids: IdMappings.Of(spec.Linux), timeOffsets: LinuxTimeOffset.OffsetsText(spec.Linux));
         try
         {
             container.Configure(spec);

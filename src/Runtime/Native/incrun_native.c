@@ -196,10 +196,11 @@ int incrun_spawn(const char *path, char *const argv[], char *const envp[], const
             return -err;
         }
     }
-    if (cgroup2_fd >= 0 || c.userns_go >= 0) {
+    if (cgroup2_fd >= 0 || c.userns_go >= 0 || c.time_offsets) {
         // clone3 like fork (no shared memory: the child runs on a copy of this stack), straight into
         // the cgroup; also for a new user namespace, since this thread must write the child's id maps
-        // while the child waits (a vfork child would keep it asleep).
+        // while the child waits (a vfork child would keep it asleep), and for a new time namespace
+        // (setns into one needs a process that shares its memory with no other: EUSERS otherwise).
         struct clone_args args;
         memset(&args, 0, sizeof args);
         args.flags = (unsigned)clone_flags | (cgroup2_fd >= 0 ? CLONE_INTO_CGROUP : 0);

@@ -116,8 +116,7 @@ public sealed class Linux
     [JsonPropertyName("mountLabel")] public string? MountLabel { get; set; }
     [JsonPropertyName("personality")] public LinuxPersonality? Personality { get; set; }
     [JsonPropertyName("seccomp")] public LinuxSeccomp? Seccomp { get; set; }
-    /// <summary>Clock offsets of a time namespace ("monotonic", "boottime"); read only to be refused
-    /// (incrun creates no time namespace).</summary>
+    /// <summary>Clock offsets of a new time namespace ("monotonic", "boottime").</summary>
     [JsonPropertyName("timeOffsets")] public Dictionary<string, LinuxTimeOffset>? TimeOffsets { get; set; }
 }
 
@@ -126,6 +125,25 @@ public sealed class LinuxTimeOffset
 {
     [JsonPropertyName("secs")] public long Secs { get; set; }
     [JsonPropertyName("nanosecs")] public uint Nanosecs { get; set; }
+
+    /// <summary>The lines of /proc/PID/timens_offsets for a spec's offsets (null without a new time
+    /// namespace); throws a one-line error for a clock other than monotonic and boottime, or offsets
+    /// without a time namespace of the container's own.</summary>
+    public static string? OffsetsText(Linux? linux)
+    {
+        bool newTimeNs = linux?.Namespaces.Any(n => n.Type == "time" && n.Path is null) == true;
+        if (linux?.TimeOffsets is not { Count: > 0 } offsets) return newTimeNs ? "" : null;
+        if (!newTimeNs) throw Errors.RuntimeError.Plain("linux.timeOffsets needs a new time namespace in linux.namespaces");
+        var text = new System.Text.StringBuilder();
+        foreach (var (clock, o) in offsets)
+        {
+            if (clock is not ("monotonic" or "boottime"))
+                throw Errors.RuntimeError.Plain($"linux.timeOffsets: unknown clock \"{clock}\" (monotonic or boottime)");
+            if (o.Nanosecs >= 1_000_000_000) throw Errors.RuntimeError.Plain($"linux.timeOffsets.{clock}.nanosecs must be below 1000000000");
+            text.Append($"{clock} {o.Secs} {o.Nanosecs}\n");
+        }
+        return text.ToString();
+    }
 }
 
 /// <summary>One line of a user namespace's uid_map or gid_map: <see cref="Size"/> ids from

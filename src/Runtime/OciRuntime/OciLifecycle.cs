@@ -51,9 +51,8 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         if (spec.Root is null) throw RuntimeError.Plain($"{path}: root is missing", 1);
         if (!spec.OciVersion.StartsWith("1.", StringComparison.Ordinal))
             throw RuntimeError.Plain($"{path}: unsupported ociVersion \"{spec.OciVersion}\" (1.x is supported)", 1);
-        // Not silently ignored: clock offsets are not handed to the time namespace.
-        if (spec.Linux?.TimeOffsets is { Count: > 0 })
-            throw RuntimeError.Plain($"{path}: linux.timeOffsets: clock offsets are not supported", 1);
+        try { LinuxTimeOffset.OffsetsText(spec.Linux); }
+        catch (RuntimeError e) { throw RuntimeError.Plain($"{path}: {e.Message}", 1); }
         if (spec.Linux?.Personality is { } persona)
         {
             if (persona.Domain is not ("LINUX" or "LINUX32"))
@@ -173,7 +172,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             var handles = cgroup?.OpenJoinHandles() ?? CgroupHandles.None;
             try
             {
-                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate), IdMappings.Of(spec.Linux));
+                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate), IdMappings.Of(spec.Linux), LinuxTimeOffset.OffsetsText(spec.Linux));
             }
             finally { ContainerCgroup.Close(handles); }
 

@@ -61,7 +61,7 @@ public static class SpecTemplate
             Array(w, "hooks", ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
             Array(w, "mountOptions", Rootfs.MountOptions.Known);
             w.WriteStartObject("linux");
-            Array(w, "namespaces", ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"]);
+            Array(w, "namespaces", ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]);
             Array(w, "capabilities", Capabilities.All);
             w.WriteStartObject("cgroup");
             w.WriteBoolean("v1", true);

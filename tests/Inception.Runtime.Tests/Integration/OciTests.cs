@@ -507,8 +507,39 @@ public sealed class OciTests : ContainerTest
         Assert.That(r.Stdout, Is.EqualTo("x86_64\n00000000\n"));
     }
 
+    /// <summary>A time namespace with linux.timeOffsets: the container's monotonic and boot clocks are
+    /// shifted (its /proc/uptime is the host's plus a day); exec'd processes join the namespace too.</summary>
+    [Test]
+    public void TimeNamespaceShiftsTheContainersClocks()
+    {
+        _b.Args("sh", "-c", "busybox cut -d. -f1 /proc/uptime; busybox readlink /proc/self/ns/time; sleep 30");
+        _b.Edit(c =>
+        {
+            c["linux"]!["namespaces"]!.AsArray().Add(new JsonObject { ["type"] = "time" });
+            c["linux"]!["timeOffsets"] = new JsonObject
+            {
+                ["boottime"] = new JsonObject { ["secs"] = 86400, ["nanosecs"] = 0 },
+                ["monotonic"] = new JsonObject { ["secs"] = 86400, ["nanosecs"] = 0 },
+            };
+        });
+        var r = _b.OciTo(Output, "run", "-d", "-b", _b.Bundle, "tns");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        try
+        {
+            OciBundle.WaitFor(() => File.Exists(Output) && File.ReadAllText(Output).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length >= 2, "the container's output");
+            var lines = File.ReadAllText(Output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            long host = long.Parse(File.ReadAllText("/proc/uptime").Split('.')[0]);
+            Assert.That(long.Parse(lines[0]), Is.InRange(host + 86400 - 30, host + 86400 + 5), "boottime shifted by a day");
+            Assert.That(lines[1], Is.Not.EqualTo(new FileInfo("/proc/self/ns/time").LinkTarget), "a time namespace of its own");
+            var e = _b.Oci("exec", "tns", "busybox", "readlink", "/proc/self/ns/time");
+            Assert.That(e.ExitCode, Is.EqualTo(0), e.ToString());
+            Assert.That(e.Stdout.Trim(), Is.EqualTo(lines[1]), "exec joins it");
+        }
+        finally { _b.Oci("delete", "--force", "tns"); }
+    }
+
     /// <summary>Spec fields incrun cannot honour fail create in one line (never silently ignored) and leave nothing.</summary>
-    [TestCase("{\"timeOffsets\": {\"monotonic\": {\"secs\": 3600, \"nanosecs\": 0}}}", "linux.timeOffsets: clock offsets are not supported")]
+    [TestCase("{\"timeOffsets\": {\"monotonic\": {\"secs\": 3600, \"nanosecs\": 0}}}", "linux.timeOffsets needs a new time namespace in linux.namespaces")]
     [TestCase("{\"personality\": {\"domain\": \"LINUX64\"}}", "linux.personality: unknown domain \"LINUX64\" (LINUX or LINUX32)")]
     [TestCase("{\"personality\": {\"domain\": \"LINUX\", \"flags\": [\"ADDR_NO_RANDOMIZE\"]}}", "linux.personality.flags (ADDR_NO_RANDOMIZE) are not supported")]
     public void UnsupportedLinuxFieldsAreRefusedInOneLine(string linux, string error)
@@ -531,7 +562,7 @@ public sealed class OciTests : ContainerTest
         var f = JsonNode.Parse(r.Stdout)!;
         Assert.That((string?)f["ociVersionMax"], Is.EqualTo("1.2.0"));
         Assert.That(f["hooks"]!.AsArray().Select(h => (string?)h), Does.Contain("createContainer"));
-        Assert.That(f["linux"]!["namespaces"]!.AsArray().Select(h => (string?)h), Is.EquivalentTo(new[] { "cgroup", "ipc", "mount", "network", "pid", "user", "uts" }));
+        Assert.That(f["linux"]!["namespaces"]!.AsArray().Select(h => (string?)h), Is.EquivalentTo(new[] { "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts" }));
         Assert.That(f["mountOptions"]!.AsArray().Select(h => (string?)h), Does.Contain("rbind"));
         Assert.That(f["linux"]!["capabilities"]!.AsArray().Select(h => (string?)h), Does.Contain("CAP_SYS_ADMIN"));
         Assert.That((bool)f["linux"]!["mountExtensions"]!["idmap"]!["enabled"]!, Is.False, "no idmapped mounts");
