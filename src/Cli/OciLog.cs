@@ -50,6 +50,6 @@ static class OciLog
         }
         else line = $"time=\"{time}\" level={level} msg=\"{message.Replace("\"", "\\\"")}\"";
         try { System.IO.File.AppendAllText(File, line + "\n"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Console.Error.WriteLine($"incrun-oci: --log {File}: {e.Message}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Console.Error.WriteLine($"incrun-oci: --log {File}: {Inception.Runtime.Errors.RuntimeError.IoText(e)}"); }
     }
 }

@@ -19,6 +19,6 @@ static class Output
             return Fail("permission denied: incrun needs root (run it as root, e.g. with sudo)");
         try { return body(); }
         catch (RuntimeError e) { return Fail(e.Message, e.ExitCode); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(e.Message); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(RuntimeError.IoMessage(e)); }
     }
 }

@@ -84,7 +84,7 @@ static class OciCommand
         OciLog.Info($"{ProgramName} {string.Join(' ', r.Tokens.Select(t => t.Value))}");
         try { return body(Runtime(r)); }
         catch (RuntimeError e) { return OciLog.Error(e.Message, e.ExitCode == 125 ? 1 : e.ExitCode); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return OciLog.Error(e.Message); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return OciLog.Error(RuntimeError.IoMessage(e)); }
     }
 
     static Argument<string> Id() => new("container-id") { Description = "The container's id" };
@@ -326,7 +326,7 @@ static class OciCommand
                 File.WriteAllBytes(path, SpecWriter.Write(SpecTemplate.Default()));
                 return 0;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return OciLog.Error(e.Message); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return OciLog.Error(RuntimeError.IoMessage(e)); }
         });
         return cmd;
     }
@@ -374,7 +374,7 @@ static class OciCommand
                 try { json = file == "-" ? ReadStdin() : File.ReadAllBytes(file); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    throw RuntimeError.Plain($"cannot read {file}: {e.Message}", 1);
+                    throw RuntimeError.Plain($"cannot read {file}: {RuntimeError.IoText(e)}", 1);
                 }
                 p = OciLifecycle.ParseProcess(json, file);
             }

@@ -38,6 +38,29 @@ public sealed class RuntimeError : Exception
         return result;
     }
 
+    /// <summary>The errno text of a .NET I/O exception ("No such file or directory"). This build has
+    /// UseSystemResourceKeys, so .NET's own messages are resource keys; on Linux an IOException's HResult
+    /// is the errno.</summary>
+    public static string IoText(Exception e) => e switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => Libc.StrError(2),
+        PathTooLongException => Libc.StrError(36),
+        UnauthorizedAccessException => Libc.StrError(e.HResult is > 0 and < 4096 ? e.HResult : 13),
+        IOException when e.HResult is > 0 and < 4096 => Libc.StrError(e.HResult),
+        _ => e.Message,
+    };
+
+    /// <summary>"PATH: errno text" for a .NET I/O exception whose message is a resource key with the path
+    /// as its argument ("IO_PathNotFound_Path, /x"); its message otherwise.</summary>
+    public static string IoMessage(Exception e)
+    {
+        var m = e.Message;
+        int comma = m.IndexOf(", ", StringComparison.Ordinal);
+        if (comma <= 0 || m[..comma].Contains(' ')) return m;
+        var arg = m[(comma + 2)..];
+        return arg.Length > 0 ? $"{arg}: {IoText(e)}" : IoText(e);
+    }
+
     static string Format(string step, string? subject, int errno, string? detail)
     {
         var head = step.Length == 0 ? "" : subject is null ? step : $"{step}({subject})";

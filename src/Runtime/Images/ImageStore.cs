@@ -484,7 +484,7 @@ internal sealed partial class ImageStore(string root = ImageStore.DefaultRoot)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             try { File.Delete(tmp); } catch (IOException) { }
-            throw RuntimeError.Plain($"write {path}: {e.Message}");
+            throw RuntimeError.Plain($"write {path}: {RuntimeError.IoText(e)}");
         }
     }
 

@@ -57,7 +57,7 @@ internal sealed unsafe class LayerExtractor : IDisposable
         }
         catch (IOException e)
         {
-            throw RuntimeError.Plain($"layer: reading the archive failed after {hashing.BytesRead} bytes: {e.Message}");
+            throw RuntimeError.Plain($"layer: reading the archive failed after {hashing.BytesRead} bytes: {RuntimeError.IoText(e)}");
         }
         x.ApplyDirectoryTimes();
         return new LayerResult(hashing.Digest(), x._size, x._entries);
@@ -334,7 +334,7 @@ internal sealed unsafe class LayerExtractor : IDisposable
         try { System.IO.Directory.Delete($"/proc/self/fd/{pfd}/{leaf}", recursive: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw RuntimeError.Plain($"layer: replacing directory \"{path}\" failed: {e.Message}");
+            throw RuntimeError.Plain($"layer: replacing directory \"{path}\" failed: {RuntimeError.IoText(e)}");
         }
     }
 

@@ -186,7 +186,7 @@ public static class ContainerNetwork
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw RuntimeError.Plain($"write {path}: {e.Message}");
+            throw RuntimeError.Plain($"write {path}: {RuntimeError.IoText(e)}");
         }
     }
 

@@ -41,7 +41,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw RuntimeError.Plain($"cannot read {path}: {e.Message}", 1);
+            throw RuntimeError.Plain($"cannot read {path}: {RuntimeError.IoText(e)}", 1);
         }
         Spec spec;
         try { spec = SpecReader.Read(bytes) ?? throw new JsonException("null document"); }

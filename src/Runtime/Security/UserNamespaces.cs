@@ -52,7 +52,7 @@ public static class UserNamespaces
         string[] lines;
         try { lines = File.ReadAllLines(file); }
         catch (FileNotFoundException) { return ranges; }
-        catch (IOException e) { throw RuntimeError.Plain($"--userns=auto: reading {file}: {e.Message}"); }
+        catch (IOException e) { throw RuntimeError.Plain($"--userns=auto: reading {file}: {RuntimeError.IoText(e)}"); }
         foreach (var line in lines)
         {
             var f = line.Split(':');

@@ -72,7 +72,7 @@ public sealed class ContainerDirs : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw RuntimeError.Plain($"create container dir {temp}: {e.Message}");
+            throw RuntimeError.Plain($"create container dir {temp}: {RuntimeError.IoText(e)}");
         }
         int fd = Libc.open(temp, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         if (fd < 0 || Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) < 0 || Libc.rename(temp, path) < 0)

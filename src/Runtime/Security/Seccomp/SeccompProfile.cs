@@ -32,7 +32,7 @@ public sealed class SeccompProfile
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw RuntimeError.Plain($"opening seccomp profile ({path}) failed: {e.Message}");
+            throw RuntimeError.Plain($"opening seccomp profile ({path}) failed: {RuntimeError.IoText(e)}");
         }
         return Parse(bytes, path);
     }
