@@ -29,7 +29,7 @@ public sealed record IdMappings(IReadOnlyList<LinuxIdMapping> Uid, IReadOnlyList
     /// <summary>The spec's maps, or null when it has no new user namespace. Throws when it has one without maps.</summary>
     public static IdMappings? Of(Linux? linux)
     {
-        if (linux?.Namespaces.Any(n => n.Type == "user" && n.Path is null) != true) return null;
+        if (linux?.Creates("user") != true) return null;
         if (linux.UidMappings is not { Count: > 0 } uid || linux.GidMappings is not { Count: > 0 } gid)
             throw RuntimeError.Plain("a new user namespace needs linux.uidMappings and linux.gidMappings");
         return new IdMappings(uid, gid);
@@ -192,7 +192,7 @@ public sealed class ContainerProcess : ChildProcess
             {
                 try
                 {
-                    int fd = NativeSpawn.IdmappedOverlay(layers, target, $"lowerdir={lower},upperdir={upper},workdir={work}", nsFd);
+                    int fd = NativeSpawn.IdmappedOverlay(layers, target, IncrunAnnotations.OverlayOptions(lower, upper, work), nsFd);
                     if (_trace.Enabled)
                         _trace.Step("mount_setattr", $"MOUNT_ATTR_IDMAP ({userns}) on {layers.Length} layer(s); mount overlay; open_tree OPEN_TREE_CLONE", 0,
                             $"In a throw-away mount namespace, see each image layer through an idmapped mount (on-disk uid 0 is host uid {uid}, the container's root), put the overlay on top and pass it to init as a detached mount; the upper directory now belongs to {uid}:{gid}.");
@@ -202,8 +202,7 @@ public sealed class ContainerProcess : ChildProcess
                 catch (RuntimeError e) when (e.Step.StartsWith("mount_setattr", StringComparison.Ordinal) && e.Errno is 1 or 22 or 38 or 95) { }
             }
             var copies = Rootfs.ShiftedLayers.Get(layers, _ids);
-            var joined = string.Join(':', copies);
-            int copyFd = NativeSpawn.IdmappedOverlay(copies, target, $"lowerdir={joined},upperdir={upper},workdir={work}", -1);
+            int copyFd = NativeSpawn.IdmappedOverlay(copies, target, IncrunAnnotations.OverlayOptions(string.Join(':', copies), upper, work), -1);
             if (_trace.Enabled)
                 _trace.Step("mount", $"overlay of {copies.Count} shifted layer cop{(copies.Count == 1 ? "y" : "ies")}; open_tree OPEN_TREE_CLONE", 0,
                     $"Without idmapped mounts, each layer is used through a copy made once per id map, its owners shifted into the container's block (on-disk 0 is host uid {uid}).");

@@ -47,15 +47,21 @@ struct incrun_child {
 
 // A new time namespace for the child itself: unshare gives only its future children one, with offsets
 // that can be written until a process enters it; setns then moves this (single-threaded) process in.
-static int enter_new_timens(const char *offsets) {
+// Writes text to a /proc file in one write(2), as those files want; returns 0 or the errno.
+static int write_proc(const char *path, const char *text) {
     int fd, err = 0;
-    size_t len = strlen(offsets);
-    if (unshare(CLONE_NEWTIME) < 0) return errno;
-    fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    size_t len = strlen(text);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return errno;
-    if (len && write(fd, offsets, len) != (ssize_t)len) err = errno ? errno : EIO;
+    if (len && write(fd, text, len) != (ssize_t)len) err = errno ? errno : EIO;
     close(fd);
-    if (err) return err;
+    return err;
+}
+
+static int enter_new_timens(const char *offsets) {
+    int fd, err;
+    if (unshare(CLONE_NEWTIME) < 0) return errno;
+    if ((err = write_proc("/proc/self/timens_offsets", offsets)) != 0) return err;
     fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno;
     if (setns(fd, CLONE_NEWTIME) < 0) err = errno;
@@ -148,14 +154,8 @@ static int child_main(void *arg) {
 // gid_map before it goes on (it then becomes the namespace's root and execs).
 static int write_map(pid_t pid, const char *file, const char *map) {
     char path[64];
-    int fd, err = 0;
-    size_t len = strlen(map);
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    if (write(fd, map, len) != (ssize_t)len) err = errno ? errno : EIO;
-    close(fd);
-    return err;
+    return write_proc(path, map);
 }
 
 int incrun_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,

@@ -118,6 +118,9 @@ public sealed class Linux
     [JsonPropertyName("seccomp")] public LinuxSeccomp? Seccomp { get; set; }
     /// <summary>Clock offsets of a new time namespace ("monotonic", "boottime").</summary>
     [JsonPropertyName("timeOffsets")] public Dictionary<string, LinuxTimeOffset>? TimeOffsets { get; set; }
+
+    /// <summary>Whether the container gets a new namespace of this type (listed without a path to join).</summary>
+    public bool Creates(string type) => Namespaces.Any(n => n.Type == type && n.Path is null);
 }
 
 /// <summary>An offset of linux.timeOffsets: seconds and nanoseconds added to a clock.</summary>
@@ -131,7 +134,7 @@ public sealed class LinuxTimeOffset
     /// without a time namespace of the container's own.</summary>
     public static string? OffsetsText(Linux? linux)
     {
-        bool newTimeNs = linux?.Namespaces.Any(n => n.Type == "time" && n.Path is null) == true;
+        bool newTimeNs = linux?.Creates("time") == true;
         if (linux?.TimeOffsets is not { Count: > 0 } offsets) return newTimeNs ? "" : null;
         if (!newTimeNs) throw Errors.RuntimeError.Plain("linux.timeOffsets needs a new time namespace in linux.namespaces");
         var text = new System.Text.StringBuilder();
@@ -290,6 +293,9 @@ public static class IncrunAnnotations
     public const string OverlayLower = "org.incrun.rootfs.overlay.lowerdir";
     public const string OverlayUpper = "org.incrun.rootfs.overlay.upperdir";
     public const string OverlayWork = "org.incrun.rootfs.overlay.workdir";
+
+    /// <summary>The overlay mount's options for these layers (colon-separated, top first) and directories.</summary>
+    public static string OverlayOptions(string lower, string upper, string work) => $"lowerdir={lower},upperdir={upper},workdir={work}";
     /// <summary>The image's EXPOSE entries, comma-separated (for -P).</summary>
     public const string ExposedPorts = "org.incrun.exposed-ports";
 }

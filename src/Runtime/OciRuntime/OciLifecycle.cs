@@ -145,7 +145,8 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             spec.Linux.CgroupsPath = cgroupsPath;
             // A bundle's "cgroup" mount at /sys/fs/cgroup: what `incrun run` mounts there for this host's layout
             // (bind mounts of the container's cgroup when a user namespace without a cgroup namespace cannot mount cgroupfs).
-            bool bindCgroup = IdMappings.Of(spec.Linux) is not null && !spec.Linux.Namespaces.Any(n => n.Type == "cgroup");
+            var ids = IdMappings.Of(spec.Linux);
+            bool bindCgroup = ids is not null && !spec.Linux.Namespaces.Any(n => n.Type == "cgroup");
             spec.Mounts = [.. spec.Mounts.SelectMany(m =>
                 m.Type == "cgroup" && m.Destination.TrimEnd('/') == "/sys/fs/cgroup" && !(m.Options ?? []).Any(CgroupLayout.Controllers.Contains)
                     ? SpecGenerator.CgroupMounts(layout, privileged: !(m.Options ?? []).Contains("ro"), bindCgroup ? cgroupsPath : null)
@@ -172,7 +173,7 @@ public sealed unsafe class OciLifecycle(string root, ITrace trace, Action<string
             var handles = cgroup?.OpenJoinHandles() ?? CgroupHandles.None;
             try
             {
-                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate), IdMappings.Of(spec.Linux), LinuxTimeOffset.OffsetsText(spec.Linux));
+                container = ContainerProcess.Spawn(spec.Linux.Namespaces, bundle, stdio, handles, trace, new OciSpawn(preserved, gate), ids, LinuxTimeOffset.OffsetsText(spec.Linux));
             }
             finally { ContainerCgroup.Close(handles); }
 

@@ -19,7 +19,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
     public string RootPath { get; } = Path.GetFullPath(spec.Root?.Path ?? "rootfs", bundle);
 
     /// <summary>In a new user namespace mknod is not allowed: devices are bind mounts of the host's nodes (as runc does).</summary>
-    readonly bool _userns = spec.Linux?.Namespaces.Any(n => n.Type == "user" && n.Path is null) == true;
+    readonly bool _userns = spec.Linux?.Creates("user") == true;
 
     static readonly (string Name, uint Major, uint Minor)[] Devices =
         [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
@@ -44,7 +44,7 @@ internal sealed unsafe class RootfsSetup(ISyscalls sys, Spec spec, string bundle
         }
         else if (a is not null && a.TryGetValue(IncrunAnnotations.OverlayLower, out var lower))
         {
-            var data = $"lowerdir={lower},upperdir={a[IncrunAnnotations.OverlayUpper]},workdir={a[IncrunAnnotations.OverlayWork]}";
+            var data = IncrunAnnotations.OverlayOptions(lower, a[IncrunAnnotations.OverlayUpper], a[IncrunAnnotations.OverlayWork]);
             Check(sys.Mount("overlay", RootPath, "overlay", 0, data), "mount overlay", RootPath);
         }
         else

@@ -356,7 +356,7 @@ public static partial class SpecGenerator
         try { lines = File.ReadAllLines(file); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw RuntimeError.Plain($"open {file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file or directory" : e.Message)}");
+            throw RuntimeError.Plain($"open {file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file or directory" : RuntimeError.IoText(e))}");
         }
         foreach (var raw in lines)
         {
